@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/config"
+)
+
+// loadConfig reads the environment, printing every problem on failure.
+func loadConfig(env *cliEnv) (*config.Config, error) {
+	cfg, err := config.Load(config.FromEnvironment())
+	if err != nil {
+		var ve *config.ValidationError
+		if errors.As(err, &ve) {
+			fmt.Fprintln(env.stderr, ve.Error())
+			return nil, &exitError{code: 1}
+		}
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func runVersion(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "version", "version")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	fmt.Fprintln(env.stdout, combine.Version)
+	return nil
+}
+
+func runConfig(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "config", "config check")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || fs.Arg(0) != "check" {
+		return usagef("expected `config check`")
+	}
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(env.stderr, "warning:", w)
+	}
+	fmt.Fprintf(env.stdout, "configuration is valid (environment %s, database %s)\n", cfg.Environment, redactURL(cfg.DatabaseURL))
+	return nil
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		if at := strings.LastIndex(s, "@"); at > i {
+			cred := s[i+3 : at]
+			if user, _, ok := strings.Cut(cred, ":"); ok {
+				return s[:i+3] + user + ":***" + s[at:]
+			}
+		}
+	}
+	return s
+}
+
+func runHealthcheck(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "healthcheck", "healthcheck [URL]")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usagef("expected at most one URL")
+	}
+	target := fs.Arg(0)
+	if target == "" {
+		port := os.Getenv("PORT")
+		if port == "" {
+			port = "8000"
+		}
+		if addr := os.Getenv("ADDR"); addr != "" {
+			if i := strings.LastIndex(addr, ":"); i >= 0 {
+				port = addr[i+1:]
+			}
+		}
+		target = "http://127.0.0.1:" + port + "/health/ready"
+	} else if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
+		return usagef("URL %q must start with http:// or https://", target)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return usagef("bad URL %q: %v", target, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "unhealthy: %v\n", err)
+		return &exitError{code: 1}
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		fmt.Fprintf(env.stderr, "unhealthy: %s answered %d\n", target, resp.StatusCode)
+		return &exitError{code: 1}
+	}
+	fmt.Fprintf(env.stdout, "healthy: %s answered %d\n", target, resp.StatusCode)
+	return nil
+}
+
+func runMigrate(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "migrate", "migrate")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(env.stderr, cfg)
+	a, err := openApp(ctx, cfg, logger, false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	v, err := a.migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "database at schema version %d\n", v)
+	return nil
+}

@@ -1,0 +1,506 @@
+// Package config parses The Combine's environment once into a typed,
+// validated Config that is passed down explicitly (there are no globals).
+package config
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/thecombine/combine"
+)
+
+// Environments.
+const (
+	Development = "development"
+	Staging     = "staging"
+	Production  = "production"
+)
+
+// Config is the whole validated configuration.
+type Config struct {
+	Environment string
+	// Addr is the listen address (ADDR, or ":"+PORT).
+	Addr string
+	Port int
+
+	SecretKey string
+	// SecretKeyGenerated is true when a development key was made up at start.
+	SecretKeyGenerated bool
+
+	DatabaseURL      string
+	DatabasePoolSize int
+
+	SessionExpire        time.Duration
+	SessionIdle          time.Duration
+	SessionSecureCookies bool
+
+	PublicURL string
+
+	Google    OAuthClient
+	Microsoft MicrosoftClient
+	OIDC      OIDCClient
+
+	AdminEmails         []string
+	AllowedEmailDomains []string
+	DefaultRole         string
+
+	PATDefaultExpiryDays int
+	PATMaxExpiryDays     int
+
+	WorkflowsDir string
+
+	LogLevel  string
+	LogFormat string
+
+	LLMProvider     string
+	AnthropicAPIKey string
+	OpenAIAPIKey    string
+	OpenAIBaseURL   string
+	LLMModel        string
+
+	// ShutdownTimeout bounds the drain of in-flight requests.
+	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long readiness reports 503 before the listener
+	// stops accepting, so load balancers notice first.
+	ShutdownDelay time.Duration
+	// MaxBodyBytes limits request bodies (413 beyond).
+	MaxBodyBytes int64
+	// TrustedProxies are the networks whose X-Forwarded-For and
+	// X-Request-ID headers are believed.
+	TrustedProxies []netip.Prefix
+
+	// Warnings are non-fatal remarks to log at start.
+	Warnings []string
+}
+
+// OAuthClient is a client registration at an identity provider.
+type OAuthClient struct {
+	ClientID     string
+	ClientSecret string
+}
+
+// Enabled reports whether the provider is configured.
+func (c OAuthClient) Enabled() bool { return c.ClientID != "" }
+
+// MicrosoftClient is the Microsoft identity platform registration.
+type MicrosoftClient struct {
+	OAuthClient
+	TenantID string
+	// AllowedTenants optionally limits multi-tenant logins to these tenant ids.
+	AllowedTenants []string
+}
+
+// OIDCClient is a generic OpenID Connect provider registration.
+type OIDCClient struct {
+	OAuthClient
+	Issuer string
+	Name   string
+}
+
+// Enabled reports whether the provider is configured.
+func (c OIDCClient) Enabled() bool { return c.Issuer != "" }
+
+// IsProduction reports whether rules for staging/production apply.
+func (c *Config) IsProduction() bool {
+	return c.Environment == Staging || c.Environment == Production
+}
+
+// Problem is one invalid variable.
+type Problem struct {
+	Var    string
+	Reason string
+}
+
+// ValidationError lists every invalid variable.
+type ValidationError struct {
+	Problems []Problem
+}
+
+// Error implements error, one problem per line.
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, p := range e.Problems {
+		fmt.Fprintf(&b, "\n  %s: %s", p.Var, p.Reason)
+	}
+	return b.String()
+}
+
+// Source is where variables come from; tests pass a map.
+type Source struct {
+	Lookup   func(string) (string, bool)
+	ReadFile func(string) ([]byte, error)
+}
+
+// FromEnvironment reads the process environment and files.
+func FromEnvironment() Source {
+	return Source{Lookup: os.LookupEnv, ReadFile: os.ReadFile}
+}
+
+// FromMap reads variables from m (files from the file system).
+func FromMap(m map[string]string) Source {
+	return Source{
+		Lookup:   func(k string) (string, bool) { v, ok := m[k]; return v, ok },
+		ReadFile: os.ReadFile,
+	}
+}
+
+// secrets are the variables that also accept NAME_FILE.
+var secrets = map[string]bool{
+	"SECRET_KEY": true, "DATABASE_URL": true,
+	"GOOGLE_CLIENT_SECRET": true, "MICROSOFT_CLIENT_SECRET": true, "OIDC_CLIENT_SECRET": true,
+	"ANTHROPIC_API_KEY": true, "OPENAI_API_KEY": true,
+}
+
+// loader accumulates problems while reading variables.
+type loader struct {
+	src      Source
+	problems []Problem
+}
+
+func (l *loader) fail(name, format string, args ...any) {
+	l.problems = append(l.problems, Problem{Var: name, Reason: fmt.Sprintf(format, args...)})
+}
+
+// get returns the trimmed value of name (or of NAME_FILE for secrets).
+func (l *loader) get(name string) (string, bool) {
+	v, ok := l.src.Lookup(name)
+	if secrets[name] {
+		if path, fok := l.src.Lookup(name + "_FILE"); fok && path != "" {
+			if ok && v != "" {
+				l.fail(name+"_FILE", "set together with %s; use only one", name)
+				return "", false
+			}
+			b, err := l.src.ReadFile(path)
+			if err != nil {
+				l.fail(name+"_FILE", "cannot read %s: %v", path, err)
+				return "", false
+			}
+			return strings.TrimSpace(string(b)), true
+		}
+	}
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+func (l *loader) str(name, def string) string {
+	if v, ok := l.get(name); ok {
+		return v
+	}
+	return def
+}
+
+func (l *loader) oneOf(name, def string, allowed ...string) string {
+	v := l.str(name, def)
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a
+		}
+	}
+	l.fail(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	return def
+}
+
+func (l *loader) integer(name string, def, lo, hi int) int {
+	v, ok := l.get(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		l.fail(name, "%q is not a whole number", v)
+		return def
+	}
+	if n < lo || n > hi {
+		l.fail(name, "%d is out of range [%d, %d]", n, lo, hi)
+		return def
+	}
+	return n
+}
+
+func (l *loader) boolean(name string, def bool) (bool, bool) {
+	v, ok := l.get(name)
+	if !ok {
+		return def, false
+	}
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on":
+		return true, true
+	case "0", "false", "no", "off":
+		return false, true
+	}
+	l.fail(name, "%q is not a boolean (true/false)", v)
+	return def, false
+}
+
+func (l *loader) duration(name string, def, lo, hi time.Duration) time.Duration {
+	v, ok := l.get(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		l.fail(name, "%q is not a duration (e.g. 30s, 2m)", v)
+		return def
+	}
+	if d < lo || d > hi {
+		l.fail(name, "%s is out of range [%s, %s]", d, lo, hi)
+		return def
+	}
+	return d
+}
+
+func (l *loader) list(name string) []string {
+	v, ok := l.get(name)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (l *loader) absURL(name, v string) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		l.fail(name, "%q is not an absolute http(s) URL", v)
+	}
+}
+
+// Load reads and validates the configuration from src. On failure the
+// error is a *ValidationError naming every invalid variable.
+func Load(src Source) (*Config, error) {
+	l := &loader{src: src}
+	c := &Config{}
+
+	c.Environment = l.oneOf("ENVIRONMENT", Development, Development, Staging, Production)
+
+	c.Port = l.integer("PORT", 8000, 1, 65535)
+	c.Addr = fmt.Sprintf(":%d", c.Port)
+	if a, ok := l.get("ADDR"); ok {
+		if _, port, err := net.SplitHostPort(a); err != nil {
+			l.fail("ADDR", "%q is not host:port", a)
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			l.fail("ADDR", "%q has an invalid port", a)
+		} else {
+			c.Addr = a
+		}
+	}
+
+	if k, ok := l.get("SECRET_KEY"); ok {
+		if len(k) < 32 {
+			l.fail("SECRET_KEY", "must be at least 32 characters (has %d)", len(k))
+		}
+		c.SecretKey = k
+	} else if c.IsProduction() {
+		l.fail("SECRET_KEY", "required in %s (at least 32 characters)", c.Environment)
+	} else {
+		c.SecretKey = randomKey()
+		c.SecretKeyGenerated = true
+		c.Warnings = append(c.Warnings, "SECRET_KEY is not set: a random key was generated; sign-in links and cookies signed with it will not survive a restart")
+	}
+
+	c.DatabaseURL = l.str("DATABASE_URL", "sqlite:///./combine.db")
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		l.fail("DATABASE_URL", "%v", err)
+	}
+	c.DatabasePoolSize = l.integer("DATABASE_POOL_SIZE", 5, 1, 1000)
+
+	c.SessionExpire = time.Duration(l.integer("SESSION_EXPIRE_HOURS", 24, 1, 24*365)) * time.Hour
+	c.SessionIdle = time.Duration(l.integer("SESSION_IDLE_MINUTES", 120, 1, 60*24*365)) * time.Minute
+	secure, set := l.boolean("SESSION_SECURE_COOKIES", c.IsProduction())
+	if c.IsProduction() && set && !secure {
+		l.fail("SESSION_SECURE_COOKIES", "cannot be turned off in %s", c.Environment)
+	}
+	c.SessionSecureCookies = secure || c.IsProduction()
+
+	c.PublicURL = strings.TrimSuffix(l.str("PUBLIC_URL", fmt.Sprintf("http://localhost:%d", c.Port)), "/")
+	l.absURL("PUBLIC_URL", c.PublicURL)
+	if c.Environment == Production && strings.HasPrefix(c.PublicURL, "http://") {
+		c.Warnings = append(c.Warnings, "PUBLIC_URL is not https in production: secure cookies need TLS in front of the service")
+	}
+
+	c.Google.ClientID = l.str("GOOGLE_CLIENT_ID", "")
+	c.Google.ClientSecret = l.str("GOOGLE_CLIENT_SECRET", "")
+	l.pair("GOOGLE_CLIENT_ID", c.Google.ClientID, "GOOGLE_CLIENT_SECRET", c.Google.ClientSecret)
+
+	c.Microsoft.ClientID = l.str("MICROSOFT_CLIENT_ID", "")
+	c.Microsoft.ClientSecret = l.str("MICROSOFT_CLIENT_SECRET", "")
+	c.Microsoft.TenantID = l.str("MICROSOFT_TENANT_ID", "common")
+	c.Microsoft.AllowedTenants = l.list("MICROSOFT_ALLOWED_TENANTS")
+	l.pair("MICROSOFT_CLIENT_ID", c.Microsoft.ClientID, "MICROSOFT_CLIENT_SECRET", c.Microsoft.ClientSecret)
+	if !validTenant(c.Microsoft.TenantID) {
+		l.fail("MICROSOFT_TENANT_ID", "%q is not a tenant id, a domain, common, organizations or consumers", c.Microsoft.TenantID)
+	}
+
+	c.OIDC.Issuer = l.str("OIDC_ISSUER", "")
+	c.OIDC.ClientID = l.str("OIDC_CLIENT_ID", "")
+	c.OIDC.ClientSecret = l.str("OIDC_CLIENT_SECRET", "")
+	c.OIDC.Name = l.str("OIDC_NAME", "OpenID Connect")
+	if c.OIDC.Issuer != "" {
+		l.absURL("OIDC_ISSUER", c.OIDC.Issuer)
+		if c.OIDC.ClientID == "" {
+			l.fail("OIDC_CLIENT_ID", "required when OIDC_ISSUER is set")
+		}
+	} else if c.OIDC.ClientID != "" || c.OIDC.ClientSecret != "" {
+		l.fail("OIDC_ISSUER", "required when OIDC_CLIENT_ID or OIDC_CLIENT_SECRET is set")
+	}
+
+	c.AdminEmails = l.list("ADMIN_EMAILS")
+	for i, e := range c.AdminEmails {
+		if !validEmail(e) {
+			l.fail("ADMIN_EMAILS", "%q is not an email address", e)
+		}
+		c.AdminEmails[i] = strings.ToLower(e)
+	}
+	c.AllowedEmailDomains = l.list("ALLOWED_EMAIL_DOMAINS")
+	for i, d := range c.AllowedEmailDomains {
+		d = strings.ToLower(strings.TrimPrefix(d, "@"))
+		if !validDomain(d) {
+			l.fail("ALLOWED_EMAIL_DOMAINS", "%q is not a domain name", d)
+		}
+		c.AllowedEmailDomains[i] = d
+	}
+	c.DefaultRole = l.oneOf("DEFAULT_ROLE", combine.RoleViewer, combine.RoleViewer, combine.RoleOperator)
+
+	c.PATDefaultExpiryDays = l.integer("PAT_DEFAULT_EXPIRY_DAYS", 90, 1, 36500)
+	c.PATMaxExpiryDays = l.integer("PAT_MAX_EXPIRY_DAYS", 365, 0, 36500)
+	if c.PATMaxExpiryDays > 0 && c.PATDefaultExpiryDays > c.PATMaxExpiryDays {
+		l.fail("PAT_DEFAULT_EXPIRY_DAYS", "%d exceeds PAT_MAX_EXPIRY_DAYS (%d)", c.PATDefaultExpiryDays, c.PATMaxExpiryDays)
+	}
+
+	if d, ok := l.get("WORKFLOWS_DIR"); ok {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			l.fail("WORKFLOWS_DIR", "%q is not a readable directory", d)
+		}
+		c.WorkflowsDir = d
+	}
+
+	c.LogLevel = strings.ToUpper(l.oneOf("LOG_LEVEL", "INFO", "DEBUG", "INFO", "WARN", "ERROR"))
+	c.LogFormat = l.oneOf("LOG_FORMAT", "json", "json", "text")
+
+	if _, ok := l.get("LLM_PROVIDER"); ok {
+		c.LLMProvider = l.oneOf("LLM_PROVIDER", "", "anthropic", "openai")
+	}
+	c.AnthropicAPIKey = l.str("ANTHROPIC_API_KEY", "")
+	c.OpenAIAPIKey = l.str("OPENAI_API_KEY", "")
+	c.OpenAIBaseURL = l.str("OPENAI_BASE_URL", "")
+	c.LLMModel = l.str("LLM_MODEL", "")
+	if c.OpenAIBaseURL != "" {
+		l.absURL("OPENAI_BASE_URL", c.OpenAIBaseURL)
+	}
+	switch c.LLMProvider {
+	case "anthropic":
+		if c.AnthropicAPIKey == "" {
+			l.fail("ANTHROPIC_API_KEY", "required when LLM_PROVIDER is anthropic")
+		}
+	case "openai":
+		if c.OpenAIAPIKey == "" && c.OpenAIBaseURL == "" {
+			l.fail("OPENAI_API_KEY", "required when LLM_PROVIDER is openai (unless OPENAI_BASE_URL points at a local server)")
+		}
+	}
+
+	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute)
+	defDelay := time.Duration(0)
+	if c.IsProduction() {
+		defDelay = 5 * time.Second
+	}
+	c.ShutdownDelay = l.duration("SHUTDOWN_DELAY", defDelay, 0, time.Minute)
+	c.MaxBodyBytes = int64(l.integer("MAX_BODY_BYTES", 1<<20, 1024, 64<<20))
+	for _, s := range l.list("TRUSTED_PROXIES") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				l.fail("TRUSTED_PROXIES", "%q is not an IP address or CIDR", s)
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+
+	if len(l.problems) > 0 {
+		return nil, &ValidationError{Problems: l.problems}
+	}
+	return c, nil
+}
+
+func (l *loader) pair(idName, id, secretName, secret string) {
+	if id != "" && secret == "" {
+		l.fail(secretName, "required when %s is set", idName)
+	} else if id == "" && secret != "" {
+		l.fail(idName, "required when %s is set", secretName)
+	}
+}
+
+func randomKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func checkDatabaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("not a URL")
+	}
+	switch u.Scheme {
+	case "sqlite":
+		if strings.TrimPrefix(u.Path, "/") == "" && u.Opaque == "" {
+			return fmt.Errorf("sqlite URL needs a file path, e.g. sqlite:///./combine.db")
+		}
+	case "postgres", "postgresql":
+		if u.Host == "" && u.Query().Get("host") == "" {
+			return fmt.Errorf("postgres URL needs a host")
+		}
+	default:
+		return fmt.Errorf("scheme %q is not sqlite, postgres or postgresql", u.Scheme)
+	}
+	return nil
+}
+
+func validEmail(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && validDomain(s[at+1:]) && !strings.ContainsAny(s, " \t<>,")
+}
+
+func validDomain(s string) bool {
+	if s == "" || len(s) > 253 || !strings.Contains(s, ".") {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func validTenant(s string) bool {
+	switch s {
+	case "common", "organizations", "consumers":
+		return true
+	}
+	if len(s) == 36 && strings.Count(s, "-") == 4 {
+		return true
+	}
+	return validDomain(s)
+}

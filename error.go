@@ -1,0 +1,75 @@
+package combine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes, one per kind of failure a client must tell apart. The HTTP
+// layer maps each to a status code in exactly one place.
+const (
+	EINVALID          = "invalid_request"
+	EUNAUTHORIZED     = "unauthorized"
+	EFORBIDDEN        = "forbidden"
+	ENOTFOUND         = "not_found"
+	EMETHODNOTALLOWED = "method_not_allowed"
+	ECONFLICT         = "conflict"
+	ETOOLARGE         = "payload_too_large"
+	ERATELIMITED      = "rate_limited"
+	EINTERNAL         = "internal"
+)
+
+// Error is the one error type of the application. Its message is safe to
+// show to the caller; internal causes are wrapped errors that never are.
+type Error struct {
+	Code    string
+	Message string
+	// Permission names the permission a forbidden caller lacks.
+	Permission string
+	// Details carries structured, client-safe data (for example the JSON
+	// path of a validation problem).
+	Details map[string]any
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("combine error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf is a helper that returns an *Error with a formatted message.
+func Errorf(code string, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Forbidden returns the error for an authenticated caller lacking perm.
+func Forbidden(perm Permission) *Error {
+	return &Error{
+		Code:       EFORBIDDEN,
+		Message:    fmt.Sprintf("this action requires the %q permission", perm),
+		Permission: string(perm),
+	}
+}
+
+// ErrorCode returns the code of the root *Error of err, EINTERNAL for any
+// other error and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the client-safe message of err. Errors that are not
+// an *Error yield "internal error" so that no internal detail leaks.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean clone: installs what it needs, starts
+# a throwaway PostgreSQL on loopback, runs every test against SQLite and
+# then PostgreSQL (with the race detector), and stops the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" = 0 ]; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	else
+		echo "missing packages: ${need[*]} (run as root, or install them)" >&2
+		exit 1
+	fi
+fi
+
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "gofmt needed on:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+
+read -r PGDIR PGURL < <(scripts/pg.sh start)
+trap 'scripts/pg.sh stop "$PGDIR"' EXIT
+
+echo "== tests on SQLite"
+go test -race -count=1 -timeout 20m ./...
+echo "== tests on PostgreSQL"
+COMBINE_TEST_POSTGRES_URL="$PGURL" go test -race -count=1 -timeout 20m ./...

@@ -1,0 +1,260 @@
+// Package server is The Combine's HTTP layer: one route table with the
+// access each route needs, thin handlers, the middleware every request
+// passes through (request id, access log, recovery, limits, security
+// headers, metrics, CSRF) and the graceful-shutdown sequence.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/config"
+	"github.com/thecombine/combine/health"
+)
+
+// Hooks lets feature areas observe security decisions without the HTTP
+// layer knowing about them (identity uses them for its audit log).
+type Hooks struct {
+	// Denied is called when an authenticated caller lacks a permission.
+	Denied func(ctx context.Context, a *combine.AuthContext, required string, route string)
+}
+
+// Server is the HTTP server and its dependencies.
+type Server struct {
+	cfg     *config.Config
+	logger  *slog.Logger
+	health  *health.Checker
+	metrics *metrics
+
+	metricsHandler http.Handler
+
+	// Authn resolves credentials; nil means every protected route is 401.
+	Authn combine.Authenticator
+	Hooks Hooks
+
+	modules []Module
+	mux     *http.ServeMux
+	handler http.Handler
+	srv     *http.Server
+
+	// shutdown is closed when the server begins to shut down, so that
+	// long-lived streams end and let the drain complete.
+	shutdown chan struct{}
+}
+
+// New returns a server. Call AddModule for each feature area, then Handler
+// or Serve.
+func New(cfg *config.Config, logger *slog.Logger, checker *health.Checker, reg *prometheus.Registry) *Server {
+	s := &Server{
+		cfg:      cfg,
+		logger:   logger,
+		health:   checker,
+		metrics:  newMetrics(reg),
+		shutdown: make(chan struct{}),
+	}
+	s.SetGatherer(reg)
+	return s
+}
+
+// AddModule registers a feature area's routes.
+func (s *Server) AddModule(m Module) { s.modules = append(s.modules, m) }
+
+// Logger returns the server's logger.
+func (s *Server) Logger() *slog.Logger { return s.logger }
+
+// Config returns the server's configuration.
+func (s *Server) Config() *config.Config { return s.cfg }
+
+// ShuttingDown is closed when shutdown begins; streaming handlers select on
+// it and end their response.
+func (s *Server) ShuttingDown() <-chan struct{} { return s.shutdown }
+
+// SessionCookieName is the session cookie's name: with secure cookies it
+// carries the __Host- prefix, which browsers bind to Secure, Path=/ and no
+// Domain.
+func SessionCookieName(secure bool) string {
+	if secure {
+		return "__Host-combine_session"
+	}
+	return "combine_session"
+}
+
+// Handler builds (once) and returns the complete HTTP handler.
+func (s *Server) Handler() (http.Handler, error) {
+	if s.handler != nil {
+		return s.handler, nil
+	}
+	routes := s.Routes()
+	if err := validateRoutes(routes); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.Handle(rt.Pattern, s.wrap(rt))
+	}
+	mux.HandleFunc("/api/", s.apiFallback)
+	s.mux = mux
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.Error(w, r, combine.Errorf(combine.EFORBIDDEN, "cross-origin request refused"))
+	}))
+	var h http.Handler = cop.Handler(mux)
+	h = s.limitBody(h)
+	h = s.securityHeaders(h)
+	h = s.recoverer(h)
+	h = s.observe(h)
+	s.handler = h
+	return h, nil
+}
+
+// wrap turns a route into an http.Handler that enforces its access.
+func (s *Server) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.Stream {
+			// Streams outlive the server's write timeout by design.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		}
+		if rt.Access.Kind != AccessPublic {
+			a, err := s.authenticate(r)
+			if err != nil && rt.Access.Kind != AccessOptional {
+				s.Error(w, r, err)
+				return
+			}
+			if err := s.authorize(r, rt, a); err != nil {
+				s.Error(w, r, err)
+				return
+			}
+			if a != nil {
+				if info := infoFrom(r.Context()); info != nil {
+					info.auth = a
+				}
+				r = r.WithContext(combine.NewContextWithAuth(r.Context(), a))
+			}
+		}
+		if err := rt.Handler(w, r); err != nil {
+			s.Error(w, r, err)
+		}
+	})
+}
+
+// authenticate extracts credentials (never from the query string) and asks
+// the Authenticator. It returns (nil, nil) when none were presented.
+func (s *Server) authenticate(r *http.Request) (*combine.AuthContext, error) {
+	var c combine.Credentials
+	if h, ok := r.Header["Authorization"]; ok {
+		c.HasAuthorization = true
+		if len(h) == 1 {
+			scheme, tok, found := strings.Cut(h[0], " ")
+			if found && strings.EqualFold(scheme, "Bearer") {
+				c.Bearer = strings.TrimSpace(tok)
+			}
+		}
+	}
+	if ck, err := r.Cookie(SessionCookieName(s.cfg.SessionSecureCookies)); err == nil {
+		c.Session = ck.Value
+	}
+	c.ClientAddr = combine.ClientAddrFromContext(r.Context())
+	if !c.HasAuthorization && c.Session == "" {
+		return nil, nil
+	}
+	if s.Authn == nil {
+		return nil, combine.Errorf(combine.EUNAUTHORIZED, "authentication is not available")
+	}
+	return s.Authn.Authenticate(r.Context(), c)
+}
+
+func (s *Server) authorize(r *http.Request, rt Route, a *combine.AuthContext) error {
+	switch rt.Access.Kind {
+	case AccessPublic, AccessOptional:
+		return nil
+	}
+	if a == nil {
+		return combine.Errorf(combine.EUNAUTHORIZED, "authentication required: send a session cookie or an Authorization: Bearer personal access token")
+	}
+	ps := rt.Access.Permissions
+	if len(ps) == 0 || slices.ContainsFunc(ps, a.Can) {
+		return nil
+	}
+	if s.Hooks.Denied != nil {
+		s.Hooks.Denied(r.Context(), a, string(ps[0]), rt.Pattern)
+	}
+	err := combine.Forbidden(ps[0])
+	if len(ps) > 1 {
+		err.Message = "this action requires one of the permissions " + rt.Access.String()[len("any of "):]
+	}
+	return err
+}
+
+// apiFallback answers every /api/ request that no route matched: 405 with
+// Allow when the path exists for other methods, else 404 — as JSON.
+func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := s.mux.Handler(probe); p != "" && p != "/api/" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		s.Error(w, r, combine.Errorf(combine.EMETHODNOTALLOWED, "method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
+		return
+	}
+	s.Error(w, r, combine.Errorf(combine.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}
+
+// Serve listens on the configured address until ctx is cancelled, then
+// shuts down gracefully: readiness turns 503, the listener closes after
+// ShutdownDelay, and in-flight requests get ShutdownTimeout to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	h, err := s.Handler()
+	if err != nil {
+		return err
+	}
+	s.srv = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.health.SetDraining()
+	s.logger.Info("shutting down: readiness now reports not_ready", "drain_delay", s.cfg.ShutdownDelay.String())
+	if s.cfg.ShutdownDelay > 0 {
+		time.Sleep(s.cfg.ShutdownDelay)
+	}
+	close(s.shutdown)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err = s.srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.logger.Warn("drain timed out; closing remaining connections", "timeout", s.cfg.ShutdownTimeout.String())
+		_ = s.srv.Close()
+		return nil
+	}
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}
