@@ -95,13 +95,16 @@ type Route struct {
 func (s *Server) Routes() []Route {
 	var rs []Route
 	rs = append(rs, s.systemRoutes()...)
+	rs = append(rs, s.identityRoutes()...)
+	rs = append(rs, s.loginRoutes()...)
+	rs = append(rs, s.engineRoutes()...)
 	for _, m := range s.modules {
 		rs = append(rs, m.Routes()...)
 	}
 	return rs
 }
 
-// Module is a feature area (identity, engine…) that contributes routes.
+// Module contributes extra routes (used by tests and optional features).
 type Module interface {
 	Routes() []Route
 }

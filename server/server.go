@@ -41,6 +41,13 @@ type Server struct {
 	Authn combine.Authenticator
 	Hooks Hooks
 
+	// Identity, Login and Engine hold each feature area's services; their
+	// types and route tables live in routes_identity.go, routes_login.go
+	// and routes_engine.go.
+	Identity IdentityDeps
+	Login    LoginDeps
+	Engine   EngineDeps
+
 	modules []Module
 	mux     *http.ServeMux
 	handler http.Handler

@@ -37,6 +37,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err := a.wireIdentity(ctx, srv); err != nil {
 		return err
 	}
+	if err := a.wireLogin(ctx, srv); err != nil {
+		return err
+	}
 	if err := a.wireEngine(ctx, srv); err != nil {
 		return err
 	}
