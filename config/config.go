@@ -5,7 +5,9 @@ package config
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"net/url"
@@ -181,10 +183,19 @@ func (l *loader) get(name string) (string, bool) {
 			}
 			b, err := l.src.ReadFile(path)
 			if err != nil {
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err
+				}
 				l.fail(name+"_FILE", "cannot read %s: %v", path, err)
 				return "", false
 			}
-			return strings.TrimSpace(string(b)), true
+			v := strings.TrimSpace(string(b))
+			if v == "" {
+				l.fail(name+"_FILE", "file %s is empty", path)
+				return "", false
+			}
+			return v, true
 		}
 	}
 	v = strings.TrimSpace(v)

@@ -3,7 +3,8 @@
 # of a fresh server on 127.0.0.1 (data in a temp dir, fsync off);
 # `scripts/pg.sh stop DIR` stops it and removes the data.
 set -euo pipefail
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+# The newest installed server (Debian puts each major version in its own dir).
+PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 
 start() {
 	local port=${PGPORT_TEST:-$((20000 + RANDOM % 20000))}

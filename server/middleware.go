@@ -21,6 +21,8 @@ import (
 // reqInfo is filled while a request is served and read by the access log.
 type reqInfo struct {
 	auth *combine.AuthContext
+	// route is the matched route pattern, the metrics label.
+	route string
 }
 
 type reqInfoKey struct{}
@@ -99,17 +101,21 @@ func (s *Server) observe(next http.Handler) http.Handler {
 
 		sw := &statusWriter{ResponseWriter: w}
 		s.metrics.inFlight.Inc()
-		next.ServeHTTP(sw, r)
-		s.metrics.inFlight.Dec()
+		func() {
+			defer s.metrics.inFlight.Dec()
+			next.ServeHTTP(sw, r)
+		}()
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		route := r.Pattern
-		if route == "" || route == "/api/" {
+		// Label by the route table's pattern, never the raw path (ids would
+		// make a series each); whatever no route matched is "unmatched".
+		route := info.route
+		if route == "" {
 			route = "unmatched"
 		}
 		dur := time.Since(start)
-		s.metrics.observe(r.Method, route, sw.status, dur)
+		s.metrics.observe(metricMethod(r.Method), route, sw.status, dur)
 
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
@@ -246,4 +252,14 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// metricMethod keeps client-chosen method names out of metric labels.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
 }

@@ -127,6 +127,9 @@ func (s *Server) Handler() (http.Handler, error) {
 // wrap turns a route into an http.Handler that enforces its access.
 func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info := infoFrom(r.Context()); info != nil {
+			info.route = rt.Pattern
+		}
 		if rt.Stream {
 			// Streams outlive the server's write timeout by design.
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})

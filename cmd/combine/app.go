@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -60,6 +60,7 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, servi
 		health: health.NewChecker(combine.Version, cfg.Environment),
 		reg:    prometheus.NewRegistry(),
 	}
+	a.health.Logger = logger
 	if serving {
 		a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -93,6 +94,9 @@ func (a *app) registerHealth() {
 	a.health.Register(health.Component{
 		Name:     "database",
 		Critical: true,
+		// Well under the probes' usual 2 s budget: a hung database turns
+		// readiness to 503 instead of timing the probe out.
+		Timeout: time.Second,
 		Check: func(ctx context.Context) (map[string]any, error) {
 			return map[string]any{"dialect": string(a.db.Dialect)}, a.db.Ping(ctx)
 		},
@@ -106,7 +110,7 @@ func (a *app) registerHealth() {
 			}
 			d := map[string]any{"version": cur, "latest": latest}
 			if cur < latest {
-				return d, fmt.Errorf("%w: schema version %d is behind %d; run combine migrate", health.ErrDegraded, cur, latest)
+				return d, health.Publicf("%w: schema version %d is behind %d; run combine migrate", health.ErrDegraded, cur, latest)
 			}
 			return d, nil
 		},
