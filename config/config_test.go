@@ -296,7 +296,7 @@ func TestSecretFiles(t *testing.T) {
 
 	cfg, vars := problemVars(t, map[string]string{"ENVIRONMENT": "production", "SECRET_KEY_FILE": key,
 		"DATABASE_URL_FILE": write("db", "postgres://u:p@db/combine"),
-		"GOOGLE_CLIENT_ID": "g", "GOOGLE_CLIENT_SECRET_FILE": write("g", "gs"),
+		"GOOGLE_CLIENT_ID":  "g", "GOOGLE_CLIENT_SECRET_FILE": write("g", "gs"),
 		"MICROSOFT_CLIENT_ID": "m", "MICROSOFT_CLIENT_SECRET_FILE": write("m", "ms"),
 		"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "o", "OIDC_CLIENT_SECRET_FILE": write("o", "os"),
 		"ANTHROPIC_API_KEY_FILE": write("a", "ak"), "OPENAI_API_KEY_FILE": write("op", "ok")})

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -88,31 +87,10 @@ func (a *app) close() {
 	}
 }
 
-// registerHealth adds the foundation's components: the database (critical:
-// readiness fails without it) and the schema migrations.
+// registerHealth adds the foundation's components: the database and the
+// schema migrations.
 func (a *app) registerHealth() {
-	a.health.Register(health.Component{
-		Name:     "database",
-		Critical: true,
-		// Well under the probes' usual 2 s budget: a hung database turns
-		// readiness to 503 instead of timing the probe out.
-		Timeout: time.Second,
-		Check: func(ctx context.Context) (map[string]any, error) {
-			return map[string]any{"dialect": string(a.db.Dialect)}, a.db.Ping(ctx)
-		},
-	})
-	a.health.Register(health.Component{
-		Name: "migrations",
-		Check: func(ctx context.Context) (map[string]any, error) {
-			cur, latest, err := a.db.SchemaVersion(ctx)
-			if err != nil {
-				return nil, err
-			}
-			d := map[string]any{"version": cur, "latest": latest}
-			if cur < latest {
-				return d, health.Publicf("%w: schema version %d is behind %d; run combine migrate", health.ErrDegraded, cur, latest)
-			}
-			return d, nil
-		},
-	})
+	for _, c := range health.Database(a.db) {
+		a.health.Register(c)
+	}
 }
