@@ -26,7 +26,9 @@ func (db *DB) provider() (*goose.Provider, error) {
 	}
 	var opts []goose.ProviderOption
 	if db.Dialect == Postgres {
-		locker, err := lock.NewPostgresSessionLocker()
+		// Poll for the advisory lock every second for up to 5 minutes (the
+		// default polls every 5 s, which slows every instance but the first).
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return nil, err
 		}
