@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/thecombine/combine/internal/testdb"
 	"github.com/thecombine/combine/sqldb"
