@@ -24,6 +24,8 @@ var binary string
 // testVersion is stamped into the test binary with the Dockerfile's ldflag.
 const testVersion = "v0.0.0-test"
 
+// TestMain builds the binary once with the Dockerfile's own build command
+// (so a broken image build fails the tests), stamping testVersion.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "combine-bin")
 	if err != nil {
@@ -31,16 +33,73 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "combine")
-	build := exec.Command("go", "build", "-trimpath", "-o", binary,
-		"-ldflags", "-s -w -X github.com/thecombine/combine.Version="+testVersion, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building combine: %v\n%s", err, out)
+	if err := buildLikeDockerfile(binary); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// buildLikeDockerfile runs the Dockerfile's `CGO_ENABLED=0 go build` line
+// from the repository root, writing the binary to out.
+func buildLikeDockerfile(out string) error {
+	env, args, err := dockerfileBuild("../../Dockerfile")
+	if err != nil {
+		return err
+	}
+	for i := range args {
+		args[i] = strings.ReplaceAll(args[i], "${VERSION}", testVersion)
+		if i > 0 && args[i-1] == "-o" {
+			args[i] = out
+		}
+	}
+	build := exec.Command(args[0], args[1:]...)
+	build.Dir = "../.."
+	build.Env = append(os.Environ(), env...)
+	if b, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("the Dockerfile's build command %q failed: %v\n%s", args, err, b)
+	}
+	return nil
+}
+
+// dockerfileBuild finds the `RUN CGO_ENABLED=0 go build …` line and splits
+// it into its environment assignments and the command (double quotes group).
+func dockerfileBuild(path string) (env, args []string, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "RUN ")
+		if !ok || !strings.Contains(rest, "go build") {
+			continue
+		}
+		var words []string
+		var cur strings.Builder
+		quoted, started := false, false
+		for _, r := range rest + " " {
+			switch {
+			case r == '"':
+				quoted, started = !quoted, true
+			case r == ' ' && !quoted:
+				if started {
+					words = append(words, cur.String())
+				}
+				cur.Reset()
+				started = false
+			default:
+				cur.WriteRune(r)
+				started = true
+			}
+		}
+		for len(words) > 0 && strings.Contains(words[0], "=") {
+			env, words = append(env, words[0]), words[1:]
+		}
+		return env, words, nil
+	}
+	return nil, nil, fmt.Errorf("%s has no RUN … go build line", path)
 }
 
 // baseEnv is a minimal environment: no variable of the host leaks in.
