@@ -137,8 +137,13 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 		}
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		switch {
+		case sw.status >= 500:
 			level = slog.LevelError
+		case quietRoutes[route]:
+			// Probes and scrapes arrive every few seconds: keep them out of
+			// the INFO log unless they fail.
+			level = slog.LevelDebug
 		}
 		s.logger.LogAttrs(ctx, level, "request", attrs...)
 	})
@@ -262,4 +267,9 @@ func metricMethod(m string) string {
 		return m
 	}
 	return "OTHER"
+}
+
+// quietRoutes are logged at DEBUG when they succeed.
+var quietRoutes = map[string]bool{
+	"GET /health": true, "GET /health/live": true, "GET /health/ready": true, "GET /metrics": true,
 }

@@ -140,4 +140,11 @@ func TestCrossOriginRefusedAsJSON(t *testing.T) {
 	if resp := f.do(t, "POST", "/api/v1/echo", strings.NewReader(`{}`), nil); resp.StatusCode != 200 {
 		t.Errorf("non-browser POST: %d", resp.StatusCode)
 	}
+	// Behind a proxy that rewrites Host, PUBLIC_URL's origin is trusted.
+	resp = f.do(t, "POST", "http://10.0.0.7:8000/api/v1/echo", strings.NewReader(`{}`), map[string]string{
+		"Origin": f.srv.Config().PublicURL, "Sec-Fetch-Site": "cross-site",
+	})
+	if resp.StatusCode != 200 {
+		t.Errorf("POST from PUBLIC_URL's origin through a Host-rewriting proxy: %d", resp.StatusCode)
+	}
 }

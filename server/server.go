@@ -7,9 +7,11 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -112,6 +114,13 @@ func (s *Server) Handler() (http.Handler, error) {
 	s.mux = mux
 
 	cop := http.NewCrossOriginProtection()
+	// Behind a proxy that rewrites Host, the browser's Origin is still the
+	// public one: trust it explicitly.
+	if u, err := url.Parse(s.cfg.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		if err := cop.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			return nil, fmt.Errorf("PUBLIC_URL as trusted origin: %w", err)
+		}
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, combine.Errorf(combine.EFORBIDDEN, "cross-origin request refused"))
 	}))
