@@ -140,6 +140,7 @@ func pgScript(t *testing.T) string {
 }
 
 func pg(t *testing.T, action, dir string) {
+	defer func(s time.Time) { t.Logf("pg %s took %s", action, time.Since(s)) }(time.Now())
 	t.Helper()
 	if out, err := exec.Command(pgScript(t), action, dir).CombinedOutput(); err != nil {
 		t.Fatalf("pg.sh %s: %v: %s", action, err, out)
@@ -148,6 +149,7 @@ func pg(t *testing.T, action, dir string) {
 
 // waitFor polls path until it answers want, or fails after limit.
 func waitFor(t *testing.T, h http.Handler, path string, want int, limit time.Duration) {
+	defer func(s time.Time) { t.Logf("waitFor %s %d took %s", path, want, time.Since(s)) }(time.Now())
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
