@@ -58,6 +58,22 @@ type Server struct {
 	// shutdown is closed when the server begins to shut down, so that
 	// long-lived streams end and let the drain complete.
 	shutdown chan struct{}
+
+	// Timeouts are the http.Server's limits (see DefaultTimeouts).
+	Timeouts Timeouts
+}
+
+// Timeouts bound how long a client may take; Stream routes are exempt
+// from ReadTimeout and WriteTimeout.
+type Timeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+	MaxHeaderBytes                int
+}
+
+// DefaultTimeouts are the limits New sets.
+func DefaultTimeouts() Timeouts {
+	return Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 60 * time.Second,
+		Idle: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 }
 
 // New returns a server. Call AddModule for each feature area, then Handler
@@ -69,6 +85,7 @@ func New(cfg *config.Config, logger *slog.Logger, checker *health.Checker, reg *
 		health:   checker,
 		metrics:  newMetrics(reg),
 		shutdown: make(chan struct{}),
+		Timeouts: DefaultTimeouts(),
 	}
 	s.SetGatherer(reg)
 	return s
@@ -140,7 +157,8 @@ func (s *Server) wrap(rt Route) http.Handler {
 			info.route = rt.Pattern
 		}
 		if rt.Stream {
-			// Streams outlive the server's write timeout by design.
+			// Streams outlive the server's write timeout by design (net/http
+			// already clears the read deadline once the request is read).
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		}
 		if rt.Access.Kind != AccessPublic {
@@ -243,11 +261,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.srv = &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: s.Timeouts.ReadHeader,
+		ReadTimeout:       s.Timeouts.Read,
+		WriteTimeout:      s.Timeouts.Write,
+		IdleTimeout:       s.Timeouts.Idle,
+		MaxHeaderBytes:    s.Timeouts.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
