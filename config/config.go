@@ -473,6 +473,9 @@ func checkDatabaseURL(s string) error {
 		if strings.TrimPrefix(u.Path, "/") == "" && u.Opaque == "" {
 			return fmt.Errorf("sqlite URL needs a file path, e.g. sqlite:///./combine.db")
 		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("sqlite URL takes no query parameters (pragmas are set by the server)")
+		}
 	case "postgres", "postgresql":
 		if u.Host == "" && u.Query().Get("host") == "" {
 			return fmt.Errorf("postgres URL needs a host")

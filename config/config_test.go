@@ -101,6 +101,7 @@ func TestLoadVariables(t *testing.T) {
 		{name: "DATABASE_URL postgresql", env: map[string]string{"DATABASE_URL": "postgresql://u@db/combine?sslmode=disable"}},
 		{name: "DATABASE_URL bad scheme", env: map[string]string{"DATABASE_URL": "mysql://db/combine"}, bad: []string{"DATABASE_URL"}},
 		{name: "DATABASE_URL sqlite without path", env: map[string]string{"DATABASE_URL": "sqlite://"}, bad: []string{"DATABASE_URL"}},
+		{name: "DATABASE_URL sqlite with query", env: map[string]string{"DATABASE_URL": "sqlite:///./c.db?_pragma=foo"}, bad: []string{"DATABASE_URL"}},
 		{name: "DATABASE_URL postgres without host", env: map[string]string{"DATABASE_URL": "postgres:///combine"}, bad: []string{"DATABASE_URL"}},
 		{name: "DATABASE_POOL_SIZE good", env: map[string]string{"DATABASE_POOL_SIZE": "20"}, check: func(t *testing.T, c *config.Config) {
 			if c.DatabasePoolSize != 20 {

@@ -100,3 +100,19 @@ func TestWriteAndReadBack(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, url := range []string{
+		"sqlite://" + dir + "/missing/combine.db",
+		"sqlite://" + dir + "/odd?name.db",
+		"mysql://localhost/db",
+		"postgres://nobody@127.0.0.1:1/none?connect_timeout=1",
+	} {
+		if db, err := sqldb.Open(context.Background(), url, 2); err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded", url)
+		}
+	}
+}
