@@ -58,7 +58,7 @@ func TestGracefulShutdown(t *testing.T) {
 	started := make(chan struct{}, 1)
 	var f *fixture
 	f = newFixture(t, func(c *config.Config) {
-		c.ShutdownDelay = 400 * time.Millisecond
+		c.ShutdownDelay = time.Second
 		c.ShutdownTimeout = 5 * time.Second
 	}, slowModule(started, func() *server.Server { return f.srv }))
 	base, beginShutdown, done := serving(t, f)
@@ -107,7 +107,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if !strings.Contains(string(rest), "event: shutdown") {
 		t.Errorf("stream did not end on ShuttingDown: %q", rest)
 	}
-	if time.Since(shutdownStart) < 300*time.Millisecond {
+	if time.Since(shutdownStart) < 900*time.Millisecond {
 		t.Errorf("stream ended before the drain delay")
 	}
 

@@ -13,7 +13,7 @@ import (
 
 func TestServeLifecycle(t *testing.T) {
 	t.Parallel()
-	p := startServe(t, "DATABASE_URL="+testdb.URL(t), "SHUTDOWN_DELAY=700ms", "SHUTDOWN_TIMEOUT=5s")
+	p := startServe(t, "DATABASE_URL="+testdb.URL(t), "SHUTDOWN_DELAY=2s", "SHUTDOWN_TIMEOUT=5s")
 
 	latest, _ := sqldb.LatestVersion()
 	code, body := getJSON(t, p.base+"/health")
@@ -35,7 +35,7 @@ func TestServeLifecycle(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(600 * time.Millisecond)
+	deadline := time.Now().Add(1500 * time.Millisecond)
 	for {
 		code, body := getJSON(t, p.base+"/health/ready")
 		if code == 503 && body["status"] == "not_ready" {
