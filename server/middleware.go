@@ -23,6 +23,8 @@ type reqInfo struct {
 	auth *combine.AuthContext
 	// route is the matched route pattern, the metrics label.
 	route string
+	// secretPath hides the raw path from the access log.
+	secretPath bool
 }
 
 type reqInfoKey struct{}
@@ -117,10 +119,14 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		dur := time.Since(start)
 		s.metrics.observe(metricMethod(r.Method), route, sw.status, dur)
 
+		path := r.URL.Path
+		if info.secretPath {
+			path = route
+		}
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", path),
 			slog.String("route", route),
 			slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(dur.Microseconds())/1000),

@@ -148,3 +148,21 @@ func TestCrossOriginRefusedAsJSON(t *testing.T) {
 		t.Errorf("POST from PUBLIC_URL's origin through a Host-rewriting proxy: %d", resp.StatusCode)
 	}
 }
+
+func TestSecretPathNotLogged(t *testing.T) {
+	t.Parallel()
+	ok := func(w http.ResponseWriter, r *http.Request) error { return nil }
+	f := newFixture(t, nil, routes{
+		{Pattern: "GET /auth/link/{token}", Access: server.Public(), SecretPath: true, Handler: ok},
+		{Pattern: "GET /api/v1/things/{id}", Access: server.Public(), Handler: ok},
+	})
+	f.do(t, "GET", "/auth/link/s3cr3t-one-time", nil, nil).Body.Close()
+	f.do(t, "GET", "/api/v1/things/th_42", nil, nil).Body.Close()
+	logs := f.logs.String()
+	if strings.Contains(logs, "s3cr3t") || !strings.Contains(logs, `"path":"GET /auth/link/{token}"`) {
+		t.Errorf("secret path logged:\n%s", logs)
+	}
+	if !strings.Contains(logs, `"path":"/api/v1/things/th_42"`) {
+		t.Errorf("ordinary path not logged:\n%s", logs)
+	}
+}

@@ -154,7 +154,7 @@ func (s *Server) Handler() (http.Handler, error) {
 func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if info := infoFrom(r.Context()); info != nil {
-			info.route = rt.Pattern
+			info.route, info.secretPath = rt.Pattern, rt.SecretPath
 		}
 		if rt.Stream {
 			// Streams outlive the server's write timeout by design (net/http
