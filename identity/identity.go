@@ -117,7 +117,8 @@ func New(db *sqldb.DB, opts Options, logger *slog.Logger) *Service {
 // Limiter returns the failed-authentication limiter (per instance).
 func (s *Service) Limiter() *Limiter { return s.limiter }
 
-func (s *Service) now() time.Time { return s.Now().UTC() }
+// now is the clock at the stored precision (microseconds).
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
 
 // randomBytes fills n bytes from the service's random source.
 func (s *Service) randomBytes(n int) []byte {

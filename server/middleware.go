@@ -114,7 +114,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", logPath(r.URL.Path)),
 			slog.String("route", route),
 			slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(dur.Microseconds())/1000),
@@ -136,6 +136,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		s.logger.LogAttrs(ctx, level, "request", attrs...)
 	})
+}
+
+// logPath hides the secret of a sign-in link (/auth/link/{secret}), which
+// would otherwise reach the access log.
+func logPath(p string) string {
+	if strings.HasPrefix(p, "/auth/link/") {
+		return "/auth/link/{secret}"
+	}
+	return p
 }
 
 func remoteAddr(r *http.Request) netip.Addr {
