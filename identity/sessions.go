@@ -139,7 +139,7 @@ func (s *Service) lookupSession(ctx context.Context, hash string) (*sessionState
 
 // touchSession records activity at most once per touchInterval.
 func (s *Service) touchSession(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.W.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3`,
+	_, err := s.db.W.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at <= $3`,
 		sqldb.Time(now), id, sqldb.Time(now.Add(-touchInterval)))
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)

@@ -198,7 +198,7 @@ func (s *Service) lookupToken(ctx context.Context, hash string) (*tokenState, er
 
 // touchToken records use at most once per touchInterval.
 func (s *Service) touchToken(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.W.ExecContext(ctx, `UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)`,
+	_, err := s.db.W.ExecContext(ctx, `UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)`,
 		sqldb.Time(now), id, sqldb.Time(now.Add(-touchInterval)))
 	if err != nil {
 		return fmt.Errorf("touch token: %w", err)

@@ -252,6 +252,13 @@ func countActiveAdmins(ctx context.Context, q queryer) (int, error) {
 }
 
 func (s *Service) updateUser(ctx context.Context, tx *sql.Tx, id string, upd combine.UserUpdate) (*combine.User, error) {
+	var roles []string
+	if upd.Roles != nil {
+		var err error
+		if roles, err = normalizeRoles(*upd.Roles); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.lockAdmins(ctx, tx); err != nil {
 		return nil, err
 	}
@@ -259,11 +266,9 @@ func (s *Service) updateUser(ctx context.Context, tx *sql.Tx, id string, upd com
 	if err != nil {
 		return nil, err
 	}
-	roles, disabled := u.Roles, u.Disabled
-	if upd.Roles != nil {
-		if roles, err = normalizeRoles(*upd.Roles); err != nil {
-			return nil, err
-		}
+	disabled := u.Disabled
+	if upd.Roles == nil {
+		roles = u.Roles
 	}
 	if upd.Disabled != nil {
 		disabled = *upd.Disabled
