@@ -1,0 +1,173 @@
+package login_test
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/config"
+	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/internal/oidctest"
+	"github.com/thecombine/combine/login"
+	"github.com/thecombine/combine/server"
+)
+
+const (
+	tenantA = "11111111-1111-1111-1111-111111111111"
+	tenantB = "22222222-2222-2222-2222-222222222222"
+)
+
+func msUser(tid string) oidctest.User {
+	return oidctest.User{Subject: "pairwise-" + tid, Email: "bob@contoso.example", Name: "Bob",
+		TenantID: tid, ObjectID: "oid-bob", Extra: map[string]any{"xms_edov": true}}
+}
+
+func TestMicrosoftMultiTenant(t *testing.T) {
+	t.Parallel()
+	allowA := map[string]string{"MICROSOFT_ALLOWED_TENANTS": tenantA}
+	unverified := msUser(tenantA)
+	unverified.Extra = nil
+	for _, tc := range []struct {
+		name   string
+		user   oidctest.User
+		idp    oidctest.Options
+		vars   map[string]string
+		status int
+		reason string
+	}{
+		{name: "allowed tenant", user: msUser(tenantA), vars: allowA, status: http.StatusSeeOther},
+		{name: "any tenant without allowlist", user: msUser(tenantB), status: http.StatusSeeOther},
+		{name: "refused tenant", user: msUser(tenantB), vars: allowA, status: http.StatusForbidden, reason: "tenant_not_allowed"},
+		{name: "issuer of another tenant", user: msUser(tenantA), idp: oidctest.Options{TokenIssuer: "{other}"}, status: http.StatusBadRequest, reason: "issuer_mismatch"},
+		{name: "email without domain-owner verification", user: unverified, status: http.StatusForbidden, reason: "email_not_verified"},
+		{name: "organizations endpoint", user: msUser(tenantA), vars: map[string]string{"MICROSOFT_TENANT_ID": "organizations"}, status: http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.idp.TenantTemplate = true
+			e := newEnvMS(t, tc.user, tc.idp, tc.vars)
+			b := newBrowser(t)
+			resp, body := e.signIn(b, "/")
+			if resp.StatusCode != tc.status {
+				t.Fatalf("callback = %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if tc.status != http.StatusSeeOther {
+				if got := e.failures(); len(got) == 0 || got[0] != tc.reason {
+					t.Fatalf("failures = %v, want %q", got, tc.reason)
+				}
+				return
+			}
+			us, err := e.ids.FindUsers(t.Context(), combine.UserFilter{Email: "bob@contoso.example"})
+			if err != nil || len(us) != 1 || us[0].Issuer != e.idp.TenantIssuer(tc.user.TenantID) ||
+				us[0].ProviderID != "oid-bob" || us[0].Provider != "microsoft" {
+				t.Fatalf("stored user = %+v, %v; want the tenant's issuer and the oid", us, err)
+			}
+		})
+	}
+}
+
+// newEnvMS builds a Microsoft environment; TokenIssuer "{other}" means
+// "the issuer of tenant B" (the provider's URL is only known once started).
+func newEnvMS(t *testing.T, u oidctest.User, opts oidctest.Options, vars map[string]string) *env {
+	t.Helper()
+	other := opts.TokenIssuer == "{other}"
+	if other {
+		opts.TokenIssuer = ""
+	}
+	e := newEnv(t, setup{provider: login.Microsoft, user: u, idp: opts, vars: vars})
+	if other {
+		e.idp.SetTokenIssuer(e.idp.TenantIssuer(tenantB))
+	}
+	return e
+}
+
+func TestMicrosoftSingleTenant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{provider: login.Microsoft, user: msUser(tenantA),
+		vars: map[string]string{"MICROSOFT_TENANT_ID": tenantA}})
+	b := newBrowser(t)
+	if resp, body := e.signIn(b, "/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("callback = %d: %s", resp.StatusCode, body)
+	}
+	if _, m := e.me(b); m.User.Provider != "microsoft" || m.User.Email != "bob@contoso.example" {
+		t.Fatalf("me = %+v", m.User)
+	}
+}
+
+// TestDiscoveryOutage: an identity provider that is down at start does not
+// stop the server; sign-in with it answers 503 and /health reports it
+// degraded until a retry (after the backoff) succeeds.
+func TestDiscoveryOutage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{idpDown: true})
+	b := newBrowser(t)
+	if ps := e.svc.Providers(); len(ps) != 1 || ps[0].Available {
+		t.Fatalf("providers = %+v, want oidc unavailable", ps)
+	}
+	resp, body := b.get(e.base + "/auth/login/oidc")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "temporarily unavailable") {
+		t.Fatalf("start during outage = %d: %s", resp.StatusCode, body)
+	}
+	rep := e.health.Check(t.Context())
+	if rep.Components["login_oidc"].Status != health.Degraded || rep.Status != health.Degraded {
+		t.Fatalf("health = %+v, want login_oidc degraded", rep)
+	}
+	e.idp.SetDown(false)
+	before := e.idp.Discoveries()
+	if resp, _ := b.get(e.base + "/auth/login/oidc"); resp.StatusCode != http.StatusServiceUnavailable || e.idp.Discoveries() != before {
+		t.Fatalf("retried before the backoff elapsed (status %d)", resp.StatusCode)
+	}
+	e.clock.Advance(10 * time.Second)
+	if rep := e.health.Check(t.Context()); rep.Components["login_oidc"].Status != health.Healthy {
+		t.Fatalf("health after recovery = %+v", rep.Components["login_oidc"])
+	}
+	if resp, body := e.signIn(b, ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in after recovery = %d: %s", resp.StatusCode, body)
+	}
+}
+
+func TestLoginPages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{})
+	b := newBrowser(t)
+	resp, body := b.get(e.base + "/auth/login?next=/executions")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Sign in with Test IdP") ||
+		!strings.Contains(body, `href="/auth/login/oidc?next=%2Fexecutions"`) {
+		t.Fatalf("login page = %d: %s", resp.StatusCode, body)
+	}
+	for _, u := range []string{"/auth/login/github", "/auth/login/google", "/auth/callback/google", "/auth/callback/nope"} {
+		if resp, body := b.get(e.base + u); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, `href="/auth/login"`) {
+			t.Errorf("GET %s = %d, want a 404 page: %s", u, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestLoginPageWithoutProviders(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("s", 40)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(cfg, slog.New(slog.DiscardHandler), health.NewChecker("test", "development"), prometheus.NewRegistry())
+	h, err := srv.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	b := newBrowser(t)
+	resp, body := b.get(ts.URL + "/auth/login")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "combine users login-link --email") ||
+		!strings.Contains(body, "setup link") || strings.Contains(body, "Sign in with") {
+		t.Fatalf("login page without providers = %d: %s", resp.StatusCode, body)
+	}
+	if resp, _ := b.get(ts.URL + "/auth/login/oidc"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unconfigured provider = %d, want 404", resp.StatusCode)
+	}
+}
