@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/internal/oidctest"
@@ -53,6 +54,33 @@ func TestSignInSuccess(t *testing.T) {
 	us, err := e.ids.FindUsers(t.Context(), combine.UserFilter{Email: "alice@example.com"})
 	if err != nil || len(us) != 1 || us[0].Issuer != e.idp.URL || us[0].ProviderID != "alice-sub" {
 		t.Fatalf("stored user = %+v, %v; want issuer %s and subject alice-sub", us, err, e.idp.URL)
+	}
+	// Replaying the callback logs a refusal; neither log holds a secret.
+	b.get(cb)
+	logs := e.logs.String()
+	if !strings.Contains(logs, "state_cookie") {
+		t.Fatalf("the refused replay was not logged:\n%s", logs)
+	}
+	for name, secret := range map[string]string{"code": mustQuery(t, cb, "code"), "state": q["state"],
+		"nonce": q["nonce"], "session": sess.Value, "flow cookie": flow.Value, "JWT": "eyJ"} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("the log holds the %s:\n%s", name, logs)
+		}
+	}
+}
+
+func TestFlowExpires(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{})
+	b := newBrowser(t)
+	cb := e.authorize(b, e.start(b, ""))
+	e.clock.Advance(10*time.Minute + time.Second)
+	resp, body := b.get(cb)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("callback after 10 minutes = %d: %s", resp.StatusCode, body)
+	}
+	if got := e.failures(); len(got) == 0 || got[0] != "state_cookie" {
+		t.Fatalf("failures = %v", got)
 	}
 }
 
@@ -105,6 +133,8 @@ func TestCallbackRefused(t *testing.T) {
 		{name: "wrong audience", setup: setup{idp: oidctest.Options{Audience: []string{"another-client"}}}, status: 400, reason: "id_token_invalid"},
 		{name: "several audiences without azp", setup: setup{idp: oidctest.Options{ClientID: client, Audience: []string{client, "other"}}}, status: 400, reason: "azp_mismatch"},
 		{name: "azp of another client", setup: setup{idp: oidctest.Options{ClientID: client, Audience: []string{client, "other"}, AZP: "other"}}, status: 400, reason: "azp_mismatch"},
+		{name: "ID token signed with HS256", setup: setup{idp: oidctest.Options{SignHS256: true}}, status: 400, reason: "id_token_invalid"},
+		{name: "ID token signed with a foreign key", setup: setup{idp: oidctest.Options{ForeignKey: true}}, status: 400, reason: "id_token_invalid"},
 		{name: "expired ID token", setup: setup{idp: oidctest.Options{Expired: true}}, status: 400, reason: "id_token_invalid"},
 		{name: "token from another issuer", setup: setup{idp: oidctest.Options{TokenIssuer: "http://127.0.0.1:1/evil"}}, status: 400, reason: "id_token_invalid"},
 		{name: "RFC 9207 iss of another provider", setup: setup{idp: oidctest.Options{SendIss: true, IssParam: "http://127.0.0.1:1/evil"}}, status: 400, reason: "iss_mismatch"},

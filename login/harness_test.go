@@ -45,6 +45,24 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// syncBuffer collects log output from concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // setup describes one test's world.
 type setup struct {
 	provider string // google, microsoft or oidc (default)
@@ -66,6 +84,7 @@ type env struct {
 	svc      *login.Service
 	health   *health.Checker
 	clock    *clock
+	logs     *syncBuffer
 }
 
 var alice = oidctest.User{Subject: "alice-sub", Email: "alice@example.com", EmailVerified: true, Name: "Alice"}
@@ -107,7 +126,8 @@ func newEnv(t *testing.T, s setup) *env {
 	}
 	idp.AllowRedirect(base + "/auth/callback/" + s.provider)
 
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ids := identity.New(testdb.Open(t), identity.OptionsFromConfig(cfg), logger)
 	clk := &clock{}
 	svc := login.New(context.Background(), cfg, ids, login.Options{
@@ -127,7 +147,7 @@ func newEnv(t *testing.T, s setup) *env {
 	ts.Config.Handler = h
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &env{t: t, provider: s.provider, idp: idp, base: base, ids: ids, svc: svc, health: checker, clock: clk}
+	return &env{t: t, provider: s.provider, idp: idp, base: base, ids: ids, svc: svc, health: checker, clock: clk, logs: logs}
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

@@ -62,6 +62,12 @@ type Options struct {
 	// and advertises it in discovery; IssParam replaces its value.
 	SendIss  bool
 	IssParam string
+	// SignHS256 signs ID tokens with HMAC and the client secret, an
+	// algorithm the provider does not advertise.
+	SignHS256 bool
+	// ForeignKey signs ID tokens with a key that is not in the JWKS
+	// (under the published key id).
+	ForeignKey bool
 	// NoPKCE lets authorization requests without a code challenge through
 	// (the default refuses them, as OAuth 2.1 providers do).
 	NoPKCE bool
@@ -105,21 +111,24 @@ type grant struct {
 }
 
 var (
-	keyOnce sync.Once
-	testKey *rsa.PrivateKey
+	keyOnce  sync.Once
+	testKeys [2]*rsa.PrivateKey
 )
 
-// signingKey is generated once per test binary: RSA key generation is slow
-// under the race detector and the key's secrecy does not matter here.
-func signingKey(t testing.TB) *rsa.PrivateKey {
+// signingKey returns one of two keys generated once per test binary: RSA
+// key generation is slow under the race detector and the keys' secrecy
+// does not matter here. Key 1 is the "foreign" key.
+func signingKey(t testing.TB, i int) *rsa.PrivateKey {
 	keyOnce.Do(func() {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatalf("oidctest: generate key: %v", err)
+		for j := range testKeys {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				panic("oidctest: generate key: " + err.Error())
+			}
+			testKeys[j] = k
 		}
-		testKey = k
 	})
-	return testKey
+	return testKeys[i]
 }
 
 // New starts a provider on loopback that signs in user; it stops when the
@@ -130,24 +139,28 @@ func New(t testing.TB, user User, opts Options) *Provider {
 		ClientID:     "client-" + randomString(6),
 		ClientSecret: randomString(24),
 		opts:         opts,
-		key:          signingKey(t),
+		key:          signingKey(t, 0),
 		kid:          "k-" + randomString(4),
 		user:         user,
 		redirects:    map[string]bool{},
 		codes:        map[string]*grant{},
 		tokens:       map[string]*grant{},
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{
-		Algorithm: jose.RS256,
-		Key:       jose.JSONWebKey{Key: p.key, KeyID: p.kid},
-	}, (&jose.SignerOptions{}).WithType("JWT"))
+	if opts.ClientID != "" {
+		p.ClientID = opts.ClientID
+	}
+	sk := jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: p.key, KeyID: p.kid}}
+	switch {
+	case opts.SignHS256:
+		sk = jose.SigningKey{Algorithm: jose.HS256, Key: jose.JSONWebKey{Key: []byte(p.ClientSecret), KeyID: p.kid}}
+	case opts.ForeignKey:
+		sk.Key = jose.JSONWebKey{Key: signingKey(t, 1), KeyID: p.kid}
+	}
+	signer, err := jose.NewSigner(sk, (&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		t.Fatalf("oidctest: signer: %v", err)
 	}
 	p.signer = signer
-	if opts.ClientID != "" {
-		p.ClientID = opts.ClientID
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /", p.handleDiscovery)
 	mux.HandleFunc("GET /jwks", p.handleJWKS)
