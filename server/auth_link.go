@@ -43,8 +43,13 @@ func (s *Server) renderLink(w http.ResponseWriter, status int, v linkView) error
 	return linkPage.Execute(w, v)
 }
 
+// linkErrorStatus maps a link error to the page's status. A used, expired
+// or unknown link is 410 Gone: the page is public, and its refusal is not
+// an authentication challenge.
 func linkErrorStatus(err error) int {
-	if c := combine.ErrorCode(err); c != combine.EINTERNAL {
+	if c := combine.ErrorCode(err); c == combine.EUNAUTHORIZED {
+		return http.StatusGone
+	} else if c != combine.EINTERNAL {
 		return ErrorStatus(c)
 	}
 	return http.StatusInternalServerError
