@@ -323,6 +323,23 @@ func TestFreshSessionEachLogin(t *testing.T) {
 	}
 }
 
+func TestDisabledUserRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{})
+	b := newBrowser(t)
+	e.signIn(b, "")
+	_, m := e.me(b)
+	disabled := true
+	if _, err := e.ids.UpdateUser(t.Context(), m.User.ID, combine.UserUpdate{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := e.signIn(newBrowser(t), "")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "disabled") {
+		t.Fatalf("disabled user's sign-in = %d: %s", resp.StatusCode, body)
+	}
+	assertErrorPage(t, resp, body)
+}
+
 func TestUserInfoFallback(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, setup{idp: oidctest.Options{UserInfoOnly: true}})
