@@ -136,10 +136,7 @@ func (s *Service) Providers() []ProviderInfo {
 	out := make([]ProviderInfo, 0, len(s.order))
 	for _, key := range s.order {
 		p := s.providers[key]
-		p.mu.Lock()
-		ok := p.ready != nil
-		p.mu.Unlock()
-		out = append(out, ProviderInfo{Key: key, DisplayName: p.displayName, Available: ok})
+		out = append(out, ProviderInfo{Key: key, DisplayName: p.displayName, Available: p.available()})
 	}
 	return out
 }

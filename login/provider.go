@@ -56,6 +56,8 @@ type provider struct {
 	lastErr     error
 	failures    int
 	nextAttempt time.Time
+	// attempt is closed when the discovery in progress ends (nil: none).
+	attempt chan struct{}
 }
 
 // discovered is the outcome of a successful discovery.
@@ -75,26 +77,60 @@ type discovered struct {
 var errUnavailable = errors.New("identity provider unavailable")
 
 // get returns the discovered provider, attempting discovery when it has
-// not succeeded yet and the backoff allows it.
+// not succeeded yet and the backoff allows it. Concurrent callers share
+// one attempt; the lock is never held during network I/O, so listing the
+// providers or probing health never waits for a slow identity provider.
 func (p *provider) get() (*discovered, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.ready != nil {
+		defer p.mu.Unlock()
 		return p.ready, nil
 	}
+	if wait := p.attempt; wait != nil {
+		p.mu.Unlock()
+		<-wait
+		return p.result()
+	}
 	if now := p.now(); now.Before(p.nextAttempt) {
+		defer p.mu.Unlock()
 		return nil, fmt.Errorf("%w: %v (next attempt in %s)", errUnavailable, p.lastErr, p.nextAttempt.Sub(now).Round(time.Second))
 	}
+	done := make(chan struct{})
+	p.attempt = done
+	p.mu.Unlock()
+
 	d, err := p.discover()
+
+	p.mu.Lock()
 	if err != nil {
 		p.failures++
 		p.lastErr = err
 		backoff := minBackoff << min(p.failures-1, 10)
 		p.nextAttempt = p.now().Add(min(backoff, maxBackoff))
-		return nil, fmt.Errorf("%w: %v", errUnavailable, err)
+	} else {
+		p.ready, p.lastErr, p.failures = d, nil, 0
 	}
-	p.ready, p.lastErr, p.failures = d, nil, 0
-	return d, nil
+	p.attempt = nil
+	close(done)
+	p.mu.Unlock()
+	return p.result()
+}
+
+// result reports the outcome of the latest attempt.
+func (p *provider) result() (*discovered, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ready != nil {
+		return p.ready, nil
+	}
+	return nil, fmt.Errorf("%w: %v", errUnavailable, p.lastErr)
+}
+
+// available reports whether discovery has succeeded, without waiting.
+func (p *provider) available() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ready != nil
 }
 
 // discover fetches the discovery document. go-oidc keeps only the HTTP
@@ -169,19 +205,21 @@ func sameOrigin(issuer, authority string) error {
 	return nil
 }
 
-// healthComponent reports the provider as degraded while discovery fails.
-// A probe may itself trigger the retry (subject to the backoff), so a
-// provider that comes back is noticed without any sign-in attempt.
+// healthComponent reports the provider as degraded while discovery
+// fails. A probe kicks off a retry in the background (subject to the
+// backoff) without waiting for it, so /health stays fast and a provider
+// that comes back is noticed without any sign-in attempt.
 func (p *provider) healthComponent() health.Component {
 	return health.Component{
-		Name:    "login_" + p.key,
-		Timeout: 15 * time.Second,
+		Name: "login_" + p.key,
 		Check: func(ctx context.Context) (map[string]any, error) {
 			d := map[string]any{"issuer": p.discoveryURL}
-			if _, err := p.get(); err != nil {
-				return d, fmt.Errorf("%w: %v", health.ErrDegraded, err)
+			if p.available() {
+				return d, nil
 			}
-			return d, nil
+			go func() { _, _ = p.get() }()
+			_, err := p.result()
+			return d, fmt.Errorf("%w: %v", health.ErrDegraded, err)
 		},
 	}
 }
