@@ -62,21 +62,21 @@ func (s *Service) authenticateToken(ctx context.Context, bearer string) (*combin
 	switch {
 	case subtle.ConstantTimeCompare([]byte(st.hash), []byte(hash)) != 1:
 		return nil, unauthorized("the personal access token is not valid")
-	case st.token.RevokedAt != nil:
+	case !st.revoked.IsZero():
 		return nil, unauthorized("the personal access token has been revoked")
-	case st.token.ExpiresAt != nil && !now.Before(*st.token.ExpiresAt):
+	case !st.expiresAt.IsZero() && !now.Before(st.expiresAt):
 		return nil, unauthorized("the personal access token has expired")
-	case st.user.Disabled:
+	case st.user.disabled:
 		return nil, unauthorized("the account is disabled")
 	}
-	if st.token.LastUsedAt == nil || now.Sub(*st.token.LastUsedAt) >= touchInterval {
-		if err := s.touchToken(ctx, st.token.ID, now); err != nil {
-			s.logger.WarnContext(ctx, "record token use", "token_id", st.token.ID, "error", err)
+	if now.Sub(st.lastUsed) >= touchInterval {
+		if err := s.touchToken(ctx, st.id, now); err != nil {
+			s.logger.WarnContext(ctx, "record token use", "token_id", st.id, "error", err)
 		}
 	}
-	a := authContext(st.user, combine.AuthMethodPAT)
-	a.TokenID = st.token.ID
-	a.Permissions = combine.PermissionsForRoles(st.user.Roles).Intersect(st.token.Scopes)
+	a := st.user.context(combine.AuthMethodPAT)
+	a.TokenID = st.id
+	a.Permissions = combine.PermissionsForRoles(st.user.roles).Intersect(st.scopes)
 	return a, nil
 }
 
@@ -105,13 +105,13 @@ func (s *Service) authenticateSession(ctx context.Context, cookie string) (*comb
 	switch {
 	case subtle.ConstantTimeCompare([]byte(st.hash), []byte(hash)) != 1:
 		return nil, unauthorized("the session is not valid; sign in again")
-	case st.revoked:
+	case !st.revoked.IsZero():
 		return nil, unauthorized("the session has ended; sign in again")
 	case !now.Before(st.expiresAt):
 		return nil, unauthorized("the session has expired; sign in again")
 	case now.Sub(st.lastSeen) >= s.opts.SessionIdle:
 		return nil, unauthorized("the session expired after inactivity; sign in again")
-	case st.user.Disabled:
+	case st.user.disabled:
 		return nil, unauthorized("the account is disabled")
 	}
 	if now.Sub(st.lastSeen) >= touchInterval {
@@ -119,12 +119,8 @@ func (s *Service) authenticateSession(ctx context.Context, cookie string) (*comb
 			s.logger.WarnContext(ctx, "record session activity", "session_id", st.id, "error", err)
 		}
 	}
-	a := authContext(st.user, combine.AuthMethodSession)
+	a := st.user.context(combine.AuthMethodSession)
 	a.SessionID = st.id
-	a.Permissions = combine.PermissionsForRoles(st.user.Roles)
+	a.Permissions = combine.PermissionsForRoles(st.user.roles)
 	return a, nil
-}
-
-func authContext(u *combine.User, method string) *combine.AuthContext {
-	return &combine.AuthContext{UserID: u.ID, Email: u.Email, Name: u.Name, Provider: u.Provider, Roles: u.Roles, Method: method}
 }

@@ -79,6 +79,7 @@ type Service struct {
 
 	limiter   *Limiter
 	lastAudit atomic.Uint64
+	stmts     stmts
 }
 
 // Interface checks.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/sqldb"
@@ -112,37 +111,4 @@ func (s *Service) RevokeAllSessions(ctx context.Context, userID string) (int, er
 			Details: map[string]any{"sessions": n}})
 	})
 	return int(n), err
-}
-
-// sessionState is a live session's row joined with its user.
-type sessionState struct {
-	user      *combine.User
-	id        string
-	hash      string
-	expiresAt time.Time
-	lastSeen  time.Time
-	revoked   bool
-}
-
-func (s *Service) lookupSession(ctx context.Context, hash string) (*sessionState, error) {
-	st := &sessionState{}
-	var revokedAt time.Time
-	u, err := scanUser(s.db.R.QueryRowContext(ctx, `SELECT `+userColumns+`, x.id, x.secret_hash, x.expires_at, x.last_seen_at, x.revoked_at
-		FROM sessions x JOIN users u ON u.id = x.user_id WHERE x.secret_hash = $1`, hash),
-		&st.id, &st.hash, sqldb.TimeDest{T: &st.expiresAt}, sqldb.TimeDest{T: &st.lastSeen}, sqldb.TimeDest{T: &revokedAt})
-	if err != nil {
-		return nil, err
-	}
-	st.user, st.revoked = u, !revokedAt.IsZero()
-	return st, nil
-}
-
-// touchSession records activity at most once per touchInterval.
-func (s *Service) touchSession(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.W.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at <= $3`,
-		sqldb.Time(now), id, sqldb.Time(now.Add(-touchInterval)))
-	if err != nil {
-		return fmt.Errorf("touch session: %w", err)
-	}
-	return nil
 }

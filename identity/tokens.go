@@ -168,44 +168,6 @@ func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 	})
 }
 
-// tokenState is a token row joined with its owner.
-type tokenState struct {
-	user  *combine.User
-	token *combine.PersonalAccessToken
-	hash  string
-}
-
-func (s *Service) lookupToken(ctx context.Context, hash string) (*tokenState, error) {
-	st := &tokenState{}
-	var scopes string
-	var exp, used, revoked time.Time
-	tk := &combine.PersonalAccessToken{}
-	u, err := scanUser(s.db.R.QueryRowContext(ctx, `SELECT `+userColumns+`, t.id, t.token_hash, t.scopes, t.expires_at, t.last_used_at, t.revoked_at
-		FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1`, hash),
-		&tk.ID, &st.hash, &scopes, sqldb.TimeDest{T: &exp}, sqldb.TimeDest{T: &used}, sqldb.TimeDest{T: &revoked})
-	if err != nil {
-		return nil, err
-	}
-	if scopes != "[]" {
-		if err := json.Unmarshal([]byte(scopes), &tk.Scopes); err != nil {
-			return nil, fmt.Errorf("scopes of token %s: %w", tk.ID, err)
-		}
-	}
-	tk.ExpiresAt, tk.LastUsedAt, tk.RevokedAt = timePtr(exp), timePtr(used), timePtr(revoked)
-	st.user, st.token = u, tk
-	return st, nil
-}
-
-// touchToken records use at most once per touchInterval.
-func (s *Service) touchToken(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.W.ExecContext(ctx, `UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)`,
-		sqldb.Time(now), id, sqldb.Time(now.Add(-touchInterval)))
-	if err != nil {
-		return fmt.Errorf("touch token: %w", err)
-	}
-	return nil
-}
-
 func containsAll(set, sub combine.PermissionSet) bool {
 	for p := range sub {
 		if !set.Has(p) {

@@ -73,7 +73,9 @@ func newIDHarness(t testing.TB, env map[string]string) *idHarness {
 		t.Fatalf("config: %v", err)
 	}
 	logs := &syncBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	db := testdb.Open(t)
 	svc := identity.New(db, identity.OptionsFromConfig(cfg), logger)
 	srv := server.New(cfg, logger, health.NewChecker("test", cfg.Environment), prometheus.NewRegistry())
