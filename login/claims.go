@@ -111,8 +111,10 @@ func checkTenant(p *provider, d *discovered, iss string, c *idClaims) error {
 	if c.TenantID == "" || c.ObjectID == "" {
 		return invalidToken("tenant_claims", errors.New("Microsoft ID token lacks tid or oid"))
 	}
+	// With a tenant-specific endpoint the template has no placeholder; the
+	// issuer must then still be the token's own tenant's.
 	want := strings.ReplaceAll(d.issuer, "{tenantid}", c.TenantID)
-	if iss != want {
+	if iss != want || !strings.Contains(iss, "/"+c.TenantID+"/") {
 		return invalidToken("issuer_mismatch", fmt.Errorf("issuer %q, expected %q", iss, want))
 	}
 	if len(p.allowedTenants) > 0 && !slices.ContainsFunc(p.allowedTenants, func(t string) bool {

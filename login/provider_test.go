@@ -89,14 +89,29 @@ func newEnvMS(t *testing.T, u oidctest.User, opts oidctest.Options, vars map[str
 
 func TestMicrosoftSingleTenant(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{provider: login.Microsoft, user: msUser(tenantA),
-		vars: map[string]string{"MICROSOFT_TENANT_ID": tenantA}})
-	b := newBrowser(t)
-	if resp, body := e.signIn(b, "/"); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("callback = %d: %s", resp.StatusCode, body)
-	}
-	if _, m := e.me(b); m.User.Provider != "microsoft" || m.User.Email != "bob@contoso.example" {
-		t.Fatalf("me = %+v", m.User)
+	for _, tc := range []struct {
+		name   string
+		user   oidctest.User
+		status int
+	}{
+		{"own tenant", msUser(tenantA), http.StatusSeeOther},
+		{"token of another tenant's user", msUser(tenantB), http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, setup{provider: login.Microsoft, user: tc.user,
+				vars: map[string]string{"MICROSOFT_TENANT_ID": tenantA}})
+			b := newBrowser(t)
+			if resp, body := e.signIn(b, "/"); resp.StatusCode != tc.status {
+				t.Fatalf("callback = %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if tc.status != http.StatusSeeOther {
+				return
+			}
+			if _, m := e.me(b); m.User.Provider != "microsoft" || m.User.Email != "bob@contoso.example" {
+				t.Fatalf("me = %+v", m.User)
+			}
+		})
 	}
 }
 
