@@ -340,6 +340,19 @@ func TestDisabledUserRefused(t *testing.T) {
 	assertErrorPage(t, resp, body)
 }
 
+func TestIssParameterAccepted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{idp: oidctest.Options{SendIss: true}})
+	b := newBrowser(t)
+	cb := e.authorize(b, e.start(b, ""))
+	if mustQuery(t, cb, "iss") != e.idp.URL {
+		t.Fatalf("the provider did not send iss: %s", cb)
+	}
+	if resp, body := b.get(cb); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("callback with the right iss = %d: %s", resp.StatusCode, body)
+	}
+}
+
 func TestUserInfoFallback(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, setup{idp: oidctest.Options{UserInfoOnly: true}})

@@ -46,6 +46,8 @@ func TestMicrosoftMultiTenant(t *testing.T) {
 		{name: "refused tenant", user: msUser(tenantB), vars: allowA, status: http.StatusForbidden, reason: "tenant_not_allowed"},
 		{name: "issuer of another tenant", user: msUser(tenantA), idp: oidctest.Options{TokenIssuer: "{other}"}, status: http.StatusBadRequest, reason: "issuer_mismatch"},
 		{name: "email without domain-owner verification", user: unverified, status: http.StatusForbidden, reason: "email_not_verified"},
+		{name: "RFC 9207 iss of the token's tenant", user: msUser(tenantA), idp: oidctest.Options{SendIss: true}, status: http.StatusSeeOther},
+		{name: "RFC 9207 iss of another issuer", user: msUser(tenantA), idp: oidctest.Options{SendIss: true, IssParam: "http://127.0.0.1:1/" + tenantA + "/v2.0"}, status: http.StatusBadRequest, reason: "iss_mismatch"},
 		{name: "organizations endpoint", user: msUser(tenantA), vars: map[string]string{"MICROSOFT_TENANT_ID": "organizations"}, status: http.StatusSeeOther},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
