@@ -29,6 +29,9 @@ type Result struct {
 // replayed callback fails.
 func (s *Service) Complete(ctx context.Context, key string, query url.Values, flowCookie string, req combine.LoginRequest) (*Result, error) {
 	res, err := s.complete(ctx, key, query, flowCookie, req)
+	if _, known := s.providers[key]; known {
+		s.metrics.observe(key, err)
+	}
 	if err != nil {
 		var le *Error
 		if errors.As(err, &le) {

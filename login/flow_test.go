@@ -55,6 +55,13 @@ func TestSignInSuccess(t *testing.T) {
 	if err != nil || len(us) != 1 || us[0].Issuer != e.idp.URL || us[0].ProviderID != "alice-sub" {
 		t.Fatalf("stored user = %+v, %v; want issuer %s and subject alice-sub", us, err, e.idp.URL)
 	}
+	es, _, err := e.ids.FindAudit(t.Context(), combine.AuditFilter{Action: combine.AuditLoginSuccess})
+	if err != nil || len(es) != 1 || es[0].ActorID != m.User.ID {
+		t.Fatalf("login.success audit = %+v, %v", es, err)
+	}
+	if _, metrics := b.get(e.base + "/metrics"); !strings.Contains(metrics, `combine_login_callbacks_total{provider="oidc",result="success"} 1`) {
+		t.Fatalf("metrics do not count the sign-in")
+	}
 	// Replaying the callback logs a refusal; neither log holds a secret.
 	b.get(cb)
 	logs := e.logs.String()
@@ -162,6 +169,9 @@ func TestCallbackRefused(t *testing.T) {
 			}
 			if status, _ := e.me(b); status != http.StatusUnauthorized {
 				t.Fatalf("me after a refused sign-in = %d, want 401", status)
+			}
+			if _, m := b.get(e.base + "/metrics"); !strings.Contains(m, `combine_login_callbacks_total{provider="oidc",result="`+tc.reason+`"} 1`) {
+				t.Fatalf("metrics do not count the refusal %q", tc.reason)
 			}
 		})
 	}
@@ -294,6 +304,10 @@ func TestOpenRedirectRefused(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != tc.want {
 			t.Errorf("next %q: %d → %q, want %q (%s)", tc.next, resp.StatusCode, resp.Header.Get("Location"), tc.want, body)
 		}
+	}
+	// One provider object per process: discovery happened once.
+	if n := e.idp.Discoveries(); n != 1 {
+		t.Fatalf("discovery fetched %d times for 8 sign-ins, want once", n)
 	}
 }
 

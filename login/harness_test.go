@@ -130,13 +130,14 @@ func newEnv(t *testing.T, s setup) *env {
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ids := identity.New(testdb.Open(t), identity.OptionsFromConfig(cfg), logger)
 	clk := &clock{}
+	reg := prometheus.NewRegistry()
 	svc := login.New(context.Background(), cfg, ids, login.Options{
-		GoogleIssuer: idp.URL, MicrosoftAuthority: idp.URL, Now: clk.Now, Logger: logger,
+		GoogleIssuer: idp.URL, MicrosoftAuthority: idp.URL, Now: clk.Now, Logger: logger, Registerer: reg,
 		OnFailure: login.AuditFailures(ids, logger),
 	})
 	checker := health.NewChecker("test", cfg.Environment)
 	svc.RegisterHealth(checker)
-	srv := server.New(cfg, logger, checker, prometheus.NewRegistry())
+	srv := server.New(cfg, logger, checker, reg)
 	srv.Authn = ids
 	srv.Identity = server.IdentityDeps{Login: ids, Users: ids, Sessions: ids, Tokens: ids, Links: ids, Audit: ids}
 	srv.Login = server.LoginDeps{Service: svc}

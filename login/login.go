@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/oauth2"
 
 	"github.com/thecombine/combine"
@@ -41,6 +42,8 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives sign-in failures (never a token or a code).
 	Logger *slog.Logger
+	// Registerer receives the sign-in metrics (nil: not exported).
+	Registerer prometheus.Registerer
 	// OnFailure, when set, records a sign-in refused before the identity
 	// was known (bad state, unverifiable ID token…), e.g. in the audit log.
 	OnFailure func(ctx context.Context, provider, reason string)
@@ -65,6 +68,7 @@ type Service struct {
 	now       func() time.Time
 	logger    *slog.Logger
 	onFailure func(ctx context.Context, provider, reason string)
+	metrics   *metrics
 }
 
 // New configures the providers enabled in cfg. base must live as long as
@@ -95,6 +99,7 @@ func New(base context.Context, cfg *config.Config, logins combine.LoginService, 
 		now:       opts.Now,
 		logger:    opts.Logger,
 		onFailure: opts.OnFailure,
+		metrics:   newMetrics(opts.Registerer),
 	}
 	base = httpClientContext(context.WithoutCancel(base), opts.HTTPClient)
 	add := func(p *provider) {

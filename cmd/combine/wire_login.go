@@ -21,7 +21,7 @@ func (a *app) wireLogin(ctx context.Context, srv *server.Server) error {
 	if srv.Identity.Login == nil {
 		return errors.New("sign-in providers are configured but the identity service is not wired")
 	}
-	opts := login.Options{Logger: a.logger}
+	opts := login.Options{Logger: a.logger, Registerer: a.reg}
 	if srv.Identity.Audit != nil {
 		opts.OnFailure = login.AuditFailures(srv.Identity.Audit, a.logger)
 	}
