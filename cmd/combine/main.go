@@ -120,7 +120,13 @@ func newFlagSet(env *cliEnv, name, usage string) *flag.FlagSet {
 // parseFlags parses args, turning flag errors into usage errors and
 // --help into a printed usage.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	// The flag package prints the usage on every parse error; the contract
+	// wants a one-line error then, so usage is printed only for --help.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.Usage()
 			return flag.ErrHelp
