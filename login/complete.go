@@ -68,8 +68,7 @@ func (s *Service) complete(ctx context.Context, key string, query url.Values, fl
 	}
 	d, err := p.get()
 	if err != nil {
-		return nil, &Error{Status: http.StatusServiceUnavailable, Reason: "provider_unavailable",
-			Message: fmt.Sprintf("Sign-in with %s is temporarily unavailable. Please try again in a minute.", p.displayName), Err: err}
+		return nil, unavailable(p, err)
 	}
 	// RFC 9207: a response that names its issuer must name ours (mix-up
 	// defence); a provider that promises to name it must do so.

@@ -382,6 +382,9 @@ func TestUserInfoFallback(t *testing.T) {
 func TestGoogleAndSecureCookies(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, setup{provider: login.Google, secure: true})
+	if !strings.Contains(e.logs.String(), "admits any Google account") {
+		t.Fatalf("no warning that any Google account may sign in")
+	}
 	b := newBrowser(t)
 	resp, _ := b.get(e.base + "/auth/login/google")
 	if c := setCookie(resp, "__Host-combine_login_google"); c == nil || !c.Secure || c.Path != "/" {

@@ -122,6 +122,7 @@ func New(base context.Context, cfg *config.Config, logins combine.LoginService, 
 		add(&provider{key: OIDC, displayName: cfg.OIDC.Name, discoveryURL: cfg.OIDC.Issuer,
 			clientID: cfg.OIDC.ClientID, clientSecret: cfg.OIDC.ClientSecret})
 	}
+	warnOpenDoors(s.logger, cfg)
 	// First discovery, concurrently: start-up waits at most one HTTP
 	// timeout however many providers are down.
 	var wg sync.WaitGroup
@@ -174,8 +175,7 @@ func (s *Service) Begin(ctx context.Context, key, next string) (string, *http.Co
 	d, err := p.get()
 	if err != nil {
 		s.logger.WarnContext(ctx, "sign-in provider unavailable", "provider", key, "error", err.Error())
-		return "", nil, &Error{Status: http.StatusServiceUnavailable, Reason: "provider_unavailable",
-			Message: fmt.Sprintf("Sign-in with %s is temporarily unavailable. Please try again in a minute.", p.displayName), Err: err}
+		return "", nil, unavailable(p, err)
 	}
 	st := flowState{
 		Provider: key,
@@ -187,4 +187,27 @@ func (s *Service) Begin(ctx context.Context, key, next string) (string, *http.Co
 	}
 	u := d.oauth.AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier))
 	return u, s.codec.cookie(st), nil
+}
+
+// unavailable is the error of a provider that cannot be reached.
+func unavailable(p *provider, err error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Reason: "provider_unavailable", Err: err,
+		Message: fmt.Sprintf("Sign-in with %s is temporarily unavailable. Please try again in a minute.", p.displayName)}
+}
+
+// warnOpenDoors warns when a public provider admits anyone: any Google
+// account, or any Microsoft tenant, may then sign in with DEFAULT_ROLE.
+func warnOpenDoors(logger *slog.Logger, cfg *config.Config) {
+	if len(cfg.AllowedEmailDomains) > 0 {
+		return
+	}
+	if cfg.Google.Enabled() {
+		logger.Warn("Google sign-in admits any Google account (with DEFAULT_ROLE); set ALLOWED_EMAIL_DOMAINS to restrict it", "default_role", cfg.DefaultRole)
+	}
+	switch cfg.Microsoft.TenantID {
+	case "common", "organizations", "consumers":
+		if cfg.Microsoft.Enabled() && len(cfg.Microsoft.AllowedTenants) == 0 {
+			logger.Warn("Microsoft sign-in admits any tenant (with DEFAULT_ROLE); set MICROSOFT_ALLOWED_TENANTS or ALLOWED_EMAIL_DOMAINS to restrict it", "default_role", cfg.DefaultRole)
+		}
+	}
 }
