@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,6 +156,42 @@ func TestDiscoveryOutage(t *testing.T) {
 	}
 	if resp, body := e.signIn(b, ""); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign-in after recovery = %d: %s", resp.StatusCode, body)
+	}
+}
+
+// TestDiscoverySharedAttempt: sign-ins arriving while the provider is
+// being discovered share one attempt, and the sign-in page does not wait.
+func TestDiscoverySharedAttempt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, setup{idpDown: true})
+	e.idp.SetDown(false)
+	e.idp.SetDiscoveryDelay(time.Second)
+	e.clock.Advance(10 * time.Second)
+	var wg sync.WaitGroup
+	var finished atomic.Int32
+	statuses := make([]int, 8)
+	for i := range statuses {
+		wg.Go(func() {
+			resp, _ := newBrowser(t).get(e.base + "/auth/login/oidc")
+			statuses[i] = resp.StatusCode
+			finished.Add(1)
+		})
+	}
+	for e.idp.Discoveries() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The page lists providers without waiting for the slow discovery.
+	if resp, body := newBrowser(t).get(e.base + "/auth/login"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "not reachable") || finished.Load() != 0 {
+		t.Errorf("sign-in page = %d after %d sign-ins finished: %s", resp.StatusCode, finished.Load(), body)
+	}
+	wg.Wait()
+	for _, s := range statuses {
+		if s != http.StatusFound {
+			t.Fatalf("statuses = %v, want all 302", statuses)
+		}
+	}
+	if n := e.idp.Discoveries(); n != 1 {
+		t.Fatalf("%d discovery requests for concurrent sign-ins, want 1", n)
 	}
 }
 

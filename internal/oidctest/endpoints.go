@@ -47,7 +47,9 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.discoveries++
 	p.prefix = prefix
+	delay := p.discoveryDelay
 	p.mu.Unlock()
+	time.Sleep(delay)
 	issuer := p.URL + prefix
 	if p.opts.TenantTemplate {
 		issuer = p.Issuer()

@@ -97,6 +97,7 @@ type Provider struct {
 	prefix         string // path prefix of the latest discovery request
 	issuerOverride string
 	lastTokenError string
+	discoveryDelay time.Duration
 	down           bool
 }
 
@@ -203,6 +204,13 @@ func (p *Provider) SetTokenIssuer(iss string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.issuerOverride = iss
+}
+
+// SetDiscoveryDelay makes the discovery document slow to answer.
+func (p *Provider) SetDiscoveryDelay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.discoveryDelay = d
 }
 
 // SetDown makes every endpoint answer 503 (an outage) or recover.
