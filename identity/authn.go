@@ -25,11 +25,8 @@ func (s *Service) Authenticate(ctx context.Context, c combine.Credentials) (*com
 	if !c.HasAuthorization && c.Session == "" {
 		return nil, nil
 	}
-	if wait := s.limiter.Blocked(c.ClientAddr); wait > 0 {
-		secs := int(math.Ceil(wait.Seconds()))
-		return nil, &combine.Error{Code: combine.ERATELIMITED,
-			Message: "too many failed authentication attempts; retry later",
-			Details: map[string]any{retryAfterKey: secs}}
+	if err := s.checkLimit(c.ClientAddr); err != nil {
+		return nil, err
 	}
 	var a *combine.AuthContext
 	var err error
@@ -42,6 +39,16 @@ func (s *Service) Authenticate(ctx context.Context, c combine.Credentials) (*com
 		s.limiter.Fail(c.ClientAddr)
 	}
 	return a, err
+}
+
+// checkLimit refuses a client address that failed too often lately.
+func (s *Service) checkLimit(addr string) error {
+	if wait := s.limiter.Blocked(addr); wait > 0 {
+		return &combine.Error{Code: combine.ERATELIMITED,
+			Message: "too many failed authentication attempts; retry later",
+			Details: map[string]any{retryAfterKey: int(math.Ceil(wait.Seconds()))}}
+	}
+	return nil
 }
 
 func (s *Service) authenticateToken(ctx context.Context, bearer string) (*combine.AuthContext, error) {

@@ -104,7 +104,23 @@ type linkRow struct {
 
 var errBadLink = combine.Errorf(combine.EUNAUTHORIZED, "this sign-in link is invalid, expired or already used")
 
+// findLink returns the valid link with this secret. Bad secrets count as
+// failed authentication of the client address (the same limiter as
+// tokens and sessions), so links cannot be guessed or used to flood the
+// audit log.
 func (s *Service) findLink(ctx context.Context, q queryer, secret string) (*linkRow, error) {
+	addr := combine.ClientAddrFromContext(ctx)
+	if err := s.checkLimit(addr); err != nil {
+		return nil, err
+	}
+	l, err := s.readLink(ctx, q, secret)
+	if err == errBadLink {
+		s.limiter.Fail(addr)
+	}
+	return l, err
+}
+
+func (s *Service) readLink(ctx context.Context, q queryer, secret string) (*linkRow, error) {
 	l := &linkRow{}
 	var uid sql.NullString
 	err := q.QueryRowContext(ctx, `SELECT id, purpose, user_id, expires_at, used_at FROM login_links WHERE secret_hash = $1`,
@@ -179,11 +195,12 @@ func (s *Service) LoginWithLink(ctx context.Context, secret string, req combine.
 		return err
 	})
 	if err != nil {
-		reason := ReasonLinkInvalid
-		if combine.ErrorCode(err) == combine.EFORBIDDEN {
-			reason = ReasonUserDisabled
+		switch combine.ErrorCode(err) {
+		case combine.EFORBIDDEN:
+			s.auditLoginFailure(ctx, "link", "", "", ReasonUserDisabled)
+		case combine.EUNAUTHORIZED:
+			s.auditLoginFailure(ctx, "link", "", "", ReasonLinkInvalid)
 		}
-		s.auditLoginFailure(ctx, "link", "", "", reason)
 		return nil, nil, "", err
 	}
 	return u, sess, cookie, nil

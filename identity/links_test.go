@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/identity"
 )
 
 func TestSetupLink(t *testing.T) {
@@ -123,5 +124,31 @@ func TestAuditFilters(t *testing.T) {
 	}
 	if got != "edcba" {
 		t.Fatalf("pages = %q", got)
+	}
+}
+
+func TestLinkGuessingRateLimited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.mustUser(t, "g@example.com", "viewer")
+	e.svc.Limiter().SetLimit(identity.Limit{Burst: 2, Per: time.Minute})
+	good, _, _ := e.svc.CreateLoginLink(e.ctx, "g@example.com")
+	ctx := combine.NewContextWithClientAddr(e.ctx, "203.0.113.50")
+	for range 2 {
+		_, err := e.svc.InspectLink(ctx, "guess")
+		mustCode(t, err, combine.EUNAUTHORIZED)
+	}
+	_, _, _, err := e.svc.LoginWithLink(ctx, good, combine.LoginRequest{})
+	mustCode(t, err, combine.ERATELIMITED)
+	before := len(e.audit(t, combine.AuditLoginFailure))
+	for range 5 {
+		_, _, _, _ = e.svc.LoginWithLink(ctx, "guess", combine.LoginRequest{})
+	}
+	if after := len(e.audit(t, combine.AuditLoginFailure)); after != before {
+		t.Fatalf("rate-limited attempts flooded the audit log: %d → %d", before, after)
+	}
+	// Another address is unaffected.
+	if _, _, _, err := e.svc.LoginWithLink(combine.NewContextWithClientAddr(e.ctx, "203.0.113.51"), good, combine.LoginRequest{}); err != nil {
+		t.Fatal(err)
 	}
 }

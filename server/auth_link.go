@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"html/template"
 	"mime"
 	"net/http"
@@ -55,6 +57,14 @@ func linkErrorStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
+// setRetryAfter copies a rate limit's wait into the Retry-After header.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var e *combine.Error
+	if errors.As(err, &e) && e.Details[RetryAfterKey] != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(e.Details[RetryAfterKey]))
+	}
+}
+
 // handleLinkPage shows what a sign-in link would do, without using it.
 func (s *Server) handleLinkPage(w http.ResponseWriter, r *http.Request) error {
 	info, err := s.Identity.Links.InspectLink(r.Context(), r.PathValue("secret"))
@@ -62,6 +72,7 @@ func (s *Server) handleLinkPage(w http.ResponseWriter, r *http.Request) error {
 		if combine.ErrorCode(err) == combine.EINTERNAL {
 			return err
 		}
+		setRetryAfter(w, err)
 		return s.renderLink(w, linkErrorStatus(err), linkView{Error: combine.ErrorMessage(err)})
 	}
 	return s.renderLink(w, http.StatusOK, linkView{Valid: true, Setup: info.Purpose == combine.LinkPurposeSetup,
@@ -101,6 +112,7 @@ func (s *Server) handleLinkSubmit(w http.ResponseWriter, r *http.Request) error 
 				v.Email = info.Email
 			}
 		}
+		setRetryAfter(w, err)
 		return s.renderLink(w, linkErrorStatus(err), v)
 	}
 	s.SetSessionCookie(w, cookie, sess)

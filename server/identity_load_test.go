@@ -92,3 +92,27 @@ func BenchmarkLoadMeVsLive(b *testing.B) {
 	b.ReportMetric(me/live, "ratio")
 	fmt.Fprintf(os.Stderr, "load: GET /api/v1/me %.0f req/s, GET /health/live %.0f req/s, ratio %.2f (concurrency %d)\n", me, live, me/live, conc)
 }
+
+// BenchmarkHandlerMe is the in-process cost of one authenticated
+// GET /api/v1/me through the full middleware stack (no network).
+func BenchmarkHandlerMe(b *testing.B) {
+	x := newIDHarness(b, map[string]string{"LOG_LEVEL": os.Getenv("LOAD_LOG_LEVEL")})
+	tok, _ := x.token(b, "operator")
+	b.ReportAllocs()
+	for b.Loop() {
+		if w := x.do("GET", "/api/v1/me", cred{bearer: tok}, ""); w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+}
+
+// BenchmarkHandlerLive is the same for the unauthenticated liveness probe.
+func BenchmarkHandlerLive(b *testing.B) {
+	x := newIDHarness(b, map[string]string{"LOG_LEVEL": os.Getenv("LOAD_LOG_LEVEL")})
+	b.ReportAllocs()
+	for b.Loop() {
+		if w := x.do("GET", "/health/live", cred{}, ""); w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+}
