@@ -97,7 +97,9 @@ func (s *Service) verify(ctx context.Context, p *provider, d *discovered, tok *o
 		id.Subject, id.TenantID = c.ObjectID, c.TenantID
 		id.EmailVerified = c.EmailVerified.value || c.EDOV.value
 	}
-	if id.Email == "" {
+	// Without an email, or (outside Microsoft, whose tokens never carry
+	// it) without a word on its verification, ask the userinfo endpoint.
+	if id.Email == "" || (!p.multiTenant && !c.EmailVerified.set) {
 		if err := s.userInfo(ctx, d, tok, t.Subject, id); err != nil {
 			return nil, err
 		}
@@ -127,8 +129,9 @@ func checkTenant(p *provider, d *discovered, iss string, c *idClaims) error {
 }
 
 // userInfo fills email, its verification and the name from the userinfo
-// endpoint, for providers that keep them out of the ID token. The
-// response must be about the same subject (OpenID Connect Core 5.3.2).
+// endpoint, for providers that keep them out of the ID token. The email
+// and its verification are taken together, from one source. The response
+// must be about the same subject (OpenID Connect Core 5.3.2).
 func (s *Service) userInfo(ctx context.Context, d *discovered, tok *oauth2.Token, sub string, id *combine.ExternalIdentity) error {
 	if d.oidc.UserInfoEndpoint() == "" {
 		return nil

@@ -369,13 +369,21 @@ func TestIssParameterAccepted(t *testing.T) {
 
 func TestUserInfoFallback(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, setup{idp: oidctest.Options{UserInfoOnly: true}})
-	b := newBrowser(t)
-	if resp, body := e.signIn(b, ""); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("callback = %d: %s", resp.StatusCode, body)
-	}
-	if _, m := e.me(b); m.User.Email != "alice@example.com" || m.User.Name != "Alice" {
-		t.Fatalf("me = %+v, want email and name from userinfo", m.User)
+	for name, opts := range map[string]oidctest.Options{
+		"no email in the ID token":          {UserInfoOnly: true},
+		"no email_verified in the ID token": {NoEmailVerified: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, setup{idp: opts})
+			b := newBrowser(t)
+			if resp, body := e.signIn(b, ""); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("callback = %d: %s", resp.StatusCode, body)
+			}
+			if _, m := e.me(b); m.User.Email != "alice@example.com" || m.User.Name != "Alice" {
+				t.Fatalf("me = %+v, want email and name from userinfo", m.User)
+			}
+		})
 	}
 }
 

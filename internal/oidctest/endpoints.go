@@ -257,6 +257,9 @@ func (p *Provider) idToken(g *grant) (string, error) {
 	}
 	if !p.opts.UserInfoOnly {
 		c["email"], c["email_verified"], c["name"] = g.user.Email, g.user.EmailVerified, g.user.Name
+		if p.opts.NoEmailVerified {
+			delete(c, "email_verified")
+		}
 	}
 	if g.user.TenantID != "" {
 		c["tid"] = g.user.TenantID

@@ -50,6 +50,8 @@ type Options struct {
 	// UserInfoOnly leaves email, email_verified and name out of the ID
 	// token; the userinfo endpoint still returns them.
 	UserInfoOnly bool
+	// NoEmailVerified leaves email_verified out of the ID token only.
+	NoEmailVerified bool
 	// UserInfoSubject replaces the sub returned by userinfo.
 	UserInfoSubject string
 	// TenantTemplate makes discovery advertise the issuer
