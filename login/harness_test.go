@@ -76,7 +76,7 @@ type setup struct {
 // env is the real server (real identity service on a real database) and a
 // real OpenID provider, both on loopback.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	provider string
 	idp      *oidctest.Provider
 	base     string
@@ -89,7 +89,7 @@ type env struct {
 
 var alice = oidctest.User{Subject: "alice-sub", Email: "alice@example.com", EmailVerified: true, Name: "Alice"}
 
-func newEnv(t *testing.T, s setup) *env {
+func newEnv(t testing.TB, s setup) *env {
 	t.Helper()
 	if s.provider == "" {
 		s.provider = login.OIDC
@@ -154,12 +154,12 @@ func newEnv(t *testing.T, s setup) *env {
 // browser is an HTTP client with a cookie jar that does not follow
 // redirects, so each hop of the flow can be checked (or tampered with).
 type browser struct {
-	t   *testing.T
+	t   testing.TB
 	jar *cookiejar.Jar
 	c   *http.Client
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, jar: jar, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -261,7 +261,7 @@ func setCookie(resp *http.Response, name string) *http.Cookie {
 }
 
 // withQuery returns u with the query parameters changed by edit.
-func withQuery(t *testing.T, u string, edit func(url.Values)) string {
+func withQuery(t testing.TB, u string, edit func(url.Values)) string {
 	t.Helper()
 	p, err := url.Parse(u)
 	if err != nil {
