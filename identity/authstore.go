@@ -45,6 +45,12 @@ func (s *Service) queryRow(ctx context.Context, q string, args ...any) *sql.Row 
 		}
 	}
 	s.stmts.mu.Unlock()
+	if s.db.Dialect == sqldb.SQLite {
+		// On SQLite a cancellable context costs a goroutine and a progress
+		// handler per query (modernc.org/sqlite's interrupt machinery); a
+		// single-row indexed read cannot run long enough to need it.
+		ctx = context.WithoutCancel(ctx)
+	}
 	if st == nil {
 		return s.db.R.QueryRowContext(ctx, q, args...)
 	}
