@@ -1,60 +1,13 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/thecombine/combine"
-	"github.com/thecombine/combine/sqldb"
+	"github.com/thecombine/combine/internal/testdb"
 )
-
-// dumpDatabase returns every stored byte that could hold a secret: the
-// SQLite files (database and WAL), or every row of every PostgreSQL table.
-func dumpDatabase(t *testing.T, db *sqldb.DB) string {
-	t.Helper()
-	ctx := context.Background()
-	if db.Dialect == sqldb.SQLite {
-		var b strings.Builder
-		files, _ := filepath.Glob(db.Path + "*")
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b.Write(data)
-		}
-		return b.String()
-	}
-	rows, err := db.R.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		_ = rows.Scan(&n)
-		tables = append(tables, n)
-	}
-	rows.Close()
-	var b strings.Builder
-	for _, tb := range tables {
-		rs, err := db.R.QueryContext(ctx, `SELECT x::text FROM "`+tb+`" x`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rs.Next() {
-			var s string
-			_ = rs.Scan(&s)
-			b.WriteString(s + "\n")
-		}
-		rs.Close()
-	}
-	return b.String()
-}
 
 // TestNoSecretAtRest drives every path that issues a credential — setup
 // and login links, link sign-in, external login, tokens over the API and
@@ -111,7 +64,7 @@ func TestNoSecretAtRest(t *testing.T) {
 	x.do("GET", "/api/v1/me", cred{cookie: ext}, "")
 	secrets = append(secrets, x.secrets...)
 
-	stored, logs := dumpDatabase(t, x.db), x.logs.String()
+	stored, logs := testdb.Dump(t, x.db), x.logs.String()
 	if !strings.Contains(logs, `"status":401`) || !strings.Contains(stored, hashOf(created.Token)) {
 		t.Fatal("the search cannot see the logs or the stored hashes")
 	}
