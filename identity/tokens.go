@@ -131,21 +131,8 @@ func (s *Service) CreateToken(ctx context.Context, userID string, in combine.Tok
 // ListTokens returns the user's unrevoked tokens, newest first (expired
 // ones included, so their owner sees why they fail).
 func (s *Service) ListTokens(ctx context.Context, userID string) ([]*combine.PersonalAccessToken, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens t
+	return queryAll(ctx, s.db.R, "tokens", scanToken, `SELECT `+tokenColumns+` FROM tokens t
 		WHERE t.user_id = $1 AND t.revoked_at IS NULL ORDER BY t.created_at DESC, t.id`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	defer rows.Close()
-	out := []*combine.PersonalAccessToken{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan token: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
 }
 
 // RevokeToken revokes a token owned by the caller, or any token when the

@@ -100,20 +100,7 @@ func (s *Service) FindUsers(ctx context.Context, f combine.UserFilter) ([]*combi
 		args = append(args, normEmail(f.Email))
 	}
 	q += fmt.Sprintf(` ORDER BY u.created_at, u.id LIMIT %d OFFSET %d`, f.Limit, max(f.Offset, 0))
-	rows, err := s.db.R.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	out := []*combine.User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan user: %w", err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db.R, "users", func(r scanner) (*combine.User, error) { return scanUser(r) }, q, args...)
 }
 
 func (s *Service) validateCreate(in combine.UserCreate) (combine.UserCreate, error) {
