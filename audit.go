@@ -18,7 +18,6 @@ const (
 	AuditUserRoles        = "user.roles"
 	AuditUserDisable      = "user.disable"
 	AuditUserEnable       = "user.enable"
-	AuditUserLink         = "user.link_identity"
 	AuditLinkCreate       = "link.create"
 	AuditLinkUse          = "link.use"
 	AuditPermissionDenied = "permission.denied"

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,30 +28,23 @@ func (s *Service) CreateLoginLink(ctx context.Context, email string) (string, ti
 	var secret string
 	var expires time.Time
 	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, disabled FROM users WHERE email = $1`, email)
+		us, err := usersByEmail(ctx, tx, email)
 		if err != nil {
-			return fmt.Errorf("find user: %w", err)
+			return err
 		}
-		var ids []string
-		disabled := false
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id, &disabled); err != nil {
-				rows.Close()
-				return fmt.Errorf("scan user: %w", err)
-			}
-			ids = append(ids, id)
+		if local := slices.DeleteFunc(slices.Clone(us), func(u *combine.User) bool { return u.Issuer != combine.ProviderLocal }); len(us) > 1 && len(local) == 1 {
+			// Break-glass access goes to the provisioned (local) account.
+			us = local
 		}
-		rows.Close()
 		switch {
-		case len(ids) == 0:
+		case len(us) == 0:
 			return combine.Errorf(combine.ENOTFOUND, "no user has email %s (create one with `combine users create`)", email)
-		case len(ids) > 1:
-			return combine.Errorf(combine.ECONFLICT, "several users have email %s (%s); users are identified by their provider, not by email", email, strings.Join(ids, ", "))
-		case disabled:
+		case len(us) > 1:
+			return combine.Errorf(combine.ECONFLICT, "several users have email %s (%s); users are identified by their provider, not by email", email, userIDs(us))
+		case us[0].Disabled:
 			return combine.Errorf(combine.ECONFLICT, "user %s is disabled", email)
 		}
-		secret, expires, err = s.insertLink(ctx, tx, combine.LinkPurposeLogin, ids[0])
+		secret, expires, err = s.insertLink(ctx, tx, combine.LinkPurposeLogin, us[0].ID)
 		return err
 	})
 	return secret, expires, err

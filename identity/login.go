@@ -28,10 +28,10 @@ func loginRefused(reason, msg string) error {
 }
 
 // LoginExternal signs in the person an identity provider vouched for.
-// The user is found by (issuer, subject). An unknown identity either
-// claims the provisioned local user with the same verified email that no
-// external identity has claimed yet, or becomes a new user with
-// DEFAULT_ROLE (admin too when the email is in ADMIN_EMAILS). Every call
+// The user is found by (issuer, subject) only — never by email, so a
+// provider that asserts someone else's address cannot take over their
+// account. An unknown identity becomes a new user with DEFAULT_ROLE
+// (admin too when the email is in ADMIN_EMAILS). Every call
 // opens a fresh session and is audited, refusals with their reason.
 func (s *Service) LoginExternal(ctx context.Context, id combine.ExternalIdentity, req combine.LoginRequest) (*combine.User, *combine.Session, string, error) {
 	ctx = combine.NewContextWithClientAddr(ctx, firstNonEmpty(combine.ClientAddrFromContext(ctx), req.ClientAddr))
@@ -80,7 +80,7 @@ func (s *Service) LoginExternal(ctx context.Context, id combine.ExternalIdentity
 	return u, sess, secret, nil
 }
 
-// resolveExternal finds, claims or creates the user of id inside tx and
+// resolveExternal finds or creates the user of id inside tx and
 // records the login on it (name, email, last_login_at, ADMIN_EMAILS).
 func (s *Service) resolveExternal(ctx context.Context, tx *sql.Tx, id combine.ExternalIdentity, email string) (*combine.User, error) {
 	now := s.now()
@@ -89,7 +89,7 @@ func (s *Service) resolveExternal(ctx context.Context, tx *sql.Tx, id combine.Ex
 	switch combine.ErrorCode(err) {
 	case "":
 	case combine.ENOTFOUND:
-		u, err = s.claimOrCreate(ctx, tx, id, email, name)
+		u, err = s.createExternal(ctx, tx, id, email, name)
 		if err != nil {
 			return nil, err
 		}
@@ -119,25 +119,12 @@ func (s *Service) resolveExternal(ctx context.Context, tx *sql.Tx, id combine.Ex
 	return u, nil
 }
 
-// claimOrCreate binds id to the unclaimed provisioned user with this
-// verified email (an administrator's invitation), or creates a new user.
-func (s *Service) claimOrCreate(ctx context.Context, tx *sql.Tx, id combine.ExternalIdentity, email, name string) (*combine.User, error) {
-	u, err := findUser(ctx, tx, "u.issuer = 'local' AND u.provider_id = $1", email)
-	if err == nil {
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET provider = $1, issuer = $2, provider_id = $3 WHERE id = $4`,
-			id.Provider, id.Issuer, id.Subject, u.ID); err != nil {
-			return nil, fmt.Errorf("claim user: %w", err)
-		}
-		u.Provider, u.Issuer, u.ProviderID = id.Provider, id.Issuer, id.Subject
-		return u, s.insertAudit(ctx, tx, combine.AuditEntry{ActorID: u.ID, Actor: email, Action: combine.AuditUserLink,
-			Target: u.ID, Details: map[string]any{"provider": id.Provider, "issuer": id.Issuer}})
-	} else if combine.ErrorCode(err) != combine.ENOTFOUND {
-		return nil, err
-	}
+// createExternal records a first sign-in by id as a new user.
+func (s *Service) createExternal(ctx context.Context, tx *sql.Tx, id combine.ExternalIdentity, email, name string) (*combine.User, error) {
 	if name == "" {
 		name = email
 	}
-	u = &combine.User{
+	u := &combine.User{
 		ID: s.newID("usr_"), Email: email, Name: name, Provider: id.Provider, Issuer: id.Issuer,
 		ProviderID: id.Subject, Roles: []string{s.opts.DefaultRole}, CreatedAt: s.now(),
 	}

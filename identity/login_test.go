@@ -131,7 +131,7 @@ func TestLoginExternalAdminEmails(t *testing.T) {
 	mustCode(t, err, combine.EFORBIDDEN)
 }
 
-func TestLoginExternalClaimsProvisionedUser(t *testing.T) {
+func TestLoginExternalNeverMatchesProvisionedUserByEmail(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	prov := e.mustUser(t, "carol@example.com", "operator", "pm")
@@ -139,16 +139,30 @@ func TestLoginExternalClaimsProvisionedUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.ID != prov.ID || !slices.Equal(u.Roles, []string{"operator", "pm"}) || u.Provider != "oidc" {
-		t.Fatalf("claimed = %+v", u)
+	if u.ID == prov.ID || !slices.Equal(u.Roles, []string{"viewer"}) {
+		t.Fatalf("external login took over the provisioned user: %+v", u)
 	}
-	// Once claimed, another identity with the same email is someone else.
-	u2, _, _, err := e.svc.LoginExternal(e.ctx, ident("c2", "carol@example.com"), combine.LoginRequest{})
-	if err != nil || u2.ID == prov.ID || !slices.Equal(u2.Roles, []string{"viewer"}) {
-		t.Fatalf("second identity = %+v %v", u2, err)
+	stored, _ := e.svc.FindUserByID(e.ctx, prov.ID)
+	if stored.Provider != combine.ProviderLocal || !slices.Equal(stored.Roles, []string{"operator", "pm"}) {
+		t.Fatalf("provisioned user changed: %+v", stored)
 	}
-	if len(e.audit(t, combine.AuditUserLink)) != 1 {
-		t.Fatal("claim not audited")
+	// With two users on one email, setting roles by email is refused, and
+	// the break-glass link goes to the local account.
+	_, _, err = e.svc.EnsureUser(e.ctx, combine.UserCreate{Email: "carol@example.com", Roles: []string{"qa"}})
+	mustCode(t, err, combine.ECONFLICT)
+	link, _, err := e.svc.CreateLoginLink(e.ctx, "carol@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, _, err := e.svc.LoginWithLink(e.ctx, link, combine.LoginRequest{})
+	if err != nil || got.ID != prov.ID {
+		t.Fatalf("link signed in %+v, %v", got, err)
+	}
+	// Only one user on the email: EnsureUser updates it, whatever its provider.
+	e.svc.LoginExternal(e.ctx, ident("d", "dan@example.com"), combine.LoginRequest{})
+	d, created, err := e.svc.EnsureUser(e.ctx, combine.UserCreate{Email: "dan@example.com", Roles: []string{"operator"}})
+	if err != nil || created || d.Provider != "oidc" || !slices.Equal(d.Roles, []string{"operator"}) {
+		t.Fatalf("ensure on external user: %+v %v %v", d, created, err)
 	}
 }
 

@@ -141,9 +141,23 @@ func (s *Service) CreateUser(ctx context.Context, in combine.UserCreate) (*combi
 	return u, err
 }
 
-// EnsureUser creates a local user, or sets the roles (and name) of the
-// user with that email. Several users may share an email (one per
-// provider); then the local one is preferred, else the oldest.
+// usersByEmail returns every user with this (normalized) email, oldest first.
+func usersByEmail(ctx context.Context, q queryer, email string) ([]*combine.User, error) {
+	return queryAll(ctx, q, "users", func(r scanner) (*combine.User, error) { return scanUser(r) },
+		`SELECT `+userColumns+` FROM users u WHERE u.email = $1 ORDER BY u.created_at, u.id`, email)
+}
+
+func userIDs(us []*combine.User) string {
+	var ids []string
+	for _, u := range us {
+		ids = append(ids, u.ID+" ("+u.Provider+")")
+	}
+	return strings.Join(ids, ", ")
+}
+
+// EnsureUser creates a local user, or sets the roles (and name) of the one
+// user with that email. Users are identified by provider, not email, so
+// when several share the email it refuses (ECONFLICT) rather than guess.
 func (s *Service) EnsureUser(ctx context.Context, in combine.UserCreate) (*combine.User, bool, error) {
 	in, err := s.validateCreate(in)
 	if err != nil {
@@ -152,14 +166,18 @@ func (s *Service) EnsureUser(ctx context.Context, in combine.UserCreate) (*combi
 	var u *combine.User
 	created := false
 	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		existing, err := findUser(ctx, tx, "u.email = $1 ORDER BY CASE WHEN u.issuer = 'local' THEN 0 ELSE 1 END, u.created_at LIMIT 1", in.Email)
-		if combine.ErrorCode(err) == combine.ENOTFOUND {
+		us, err := usersByEmail(ctx, tx, in.Email)
+		switch {
+		case err != nil:
+			return err
+		case len(us) == 0:
 			created = true
 			u, err = s.insertLocalUser(ctx, tx, in)
 			return err
-		} else if err != nil {
-			return err
+		case len(us) > 1:
+			return combine.Errorf(combine.ECONFLICT, "several users have email %s: %s; set roles by id with PATCH /api/v1/users/{id}", in.Email, userIDs(us))
 		}
+		existing := us[0]
 		if in.Name != "" && in.Name != existing.Name {
 			if _, err := tx.ExecContext(ctx, `UPDATE users SET name = $1, updated_at = $2 WHERE id = $3`,
 				in.Name, sqldb.Time(s.now()), existing.ID); err != nil {
