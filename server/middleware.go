@@ -119,7 +119,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		dur := time.Since(start)
 		s.metrics.observe(metricMethod(r.Method), route, sw.status, dur)
 
-		path := r.URL.Path
+		path := logPath(r.URL.Path)
 		if info.secretPath {
 			path = route
 		}
@@ -153,6 +153,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		s.logger.LogAttrs(ctx, level, "request", attrs...)
 	})
+}
+
+// logPath hides the secret of a sign-in link (/auth/link/{secret}), which
+// would otherwise reach the access log.
+func logPath(p string) string {
+	if strings.HasPrefix(p, "/auth/link/") {
+		return "/auth/link/{secret}"
+	}
+	return p
 }
 
 func remoteAddr(r *http.Request) netip.Addr {

@@ -12,6 +12,7 @@ import (
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/config"
 	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/identity"
 	"github.com/thecombine/combine/sqldb"
 )
 
@@ -29,6 +30,9 @@ type app struct {
 	db     *sqldb.DB
 	health *health.Checker
 	reg    *prometheus.Registry
+
+	// identity is the identity service, set by wireIdentity.
+	identity *identity.Service
 
 	// migrators run after the schema migrations (e.g. the job queue's own).
 	migrators  []func(ctx context.Context) error
