@@ -26,10 +26,10 @@ type idErrorJSON struct {
 // idRouteCaller is one kind of caller. valid callers carry permissions;
 // invalid ones present a credential that must be refused.
 type idRouteCaller struct {
-	name  string
-	valid bool
-	perms combine.PermissionSet
-	idCred  func(t *testing.T) idCred
+	name   string
+	valid  bool
+	perms  combine.PermissionSet
+	idCred func(t *testing.T) idCred
 }
 
 // TestRouteTableAccess walks every route of the table (whatever areas add
