@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -224,5 +225,45 @@ func TestIdentitySecureSessionCookie(t *testing.T) {
 	cookie := strings.TrimPrefix(strings.SplitN(sc, ";", 2)[0], "__Host-combine_session=")
 	if w := x.do("GET", "/api/v1/me", idCred{cookie: cookie}, ""); w.Code != 200 {
 		t.Fatalf("secure cookie does not authenticate: %d", w.Code)
+	}
+}
+
+// TestIdentityLinkPages: GET never consumes, a form error keeps the link,
+// a spent link is 410, and no JSON error page is shown to the browser.
+func TestIdentityLinkPages(t *testing.T) {
+	t.Parallel()
+	x := newIDHarness(t, nil)
+	// The harness has an admin, so make a setup link on a database without one.
+	x.exec(t, `UPDATE users SET roles = '["viewer"]' WHERE id = $1`, x.users["admin"].ID)
+	setup, _, ok, err := x.svc.CreateSetupLink(t.Context())
+	if err != nil || !ok {
+		t.Fatalf("setup link: %v %v", ok, err)
+	}
+	form := func(body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/auth/link/"+setup, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		x.h.ServeHTTP(w, r)
+		return w
+	}
+	for range 2 {
+		if w := x.do("GET", "/auth/link/"+setup, idCred{}, ""); w.Code != 200 || !strings.Contains(w.Body.String(), "first admin") || w.Header().Get("Referrer-Policy") != "no-referrer" {
+			t.Fatalf("setup page: %d %s", w.Code, w.Body.String())
+		}
+	}
+	if w := form("name=&email=root%40example.com"); w.Code != 400 || !strings.Contains(w.Body.String(), "name is required") || !strings.Contains(w.Body.String(), `value="root@example.com"`) {
+		t.Fatalf("form error: %d %s", w.Code, w.Body.String())
+	}
+	if w := form("name=Root&email=root%40example.com"); w.Code != 303 || w.Header().Get("Location") != "/" {
+		t.Fatalf("setup: %d %s", w.Code, w.Body.String())
+	}
+	if w := x.do("GET", "/auth/link/"+setup, idCred{}, ""); w.Code != 410 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("spent link: %d %q", w.Code, w.Header().Get("Content-Type"))
+	}
+	if w := x.do("GET", "/auth/link/garbage", idCred{}, ""); w.Code != 410 {
+		t.Fatalf("unknown link: %d", w.Code)
+	}
+	if w := x.do("POST", "/auth/link/"+setup, idCred{}, `{"name":"x"}`); w.Code != 400 {
+		t.Fatalf("JSON body: %d", w.Code)
 	}
 }
