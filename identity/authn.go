@@ -19,14 +19,13 @@ func unauthorized(msg string) error { return combine.Errorf(combine.EUNAUTHORIZE
 // Authenticate implements combine.Authenticator: a bearer personal access
 // token (preferred when an Authorization header is present) or a session
 // cookie. Every request re-reads the credential and its owner's current
-// roles. Failures count against the client address; over the limit the
-// answer is ERATELIMITED without looking at the credential.
+// roles. Failures count against the client address; over the limit a
+// failure is answered ERATELIMITED instead of EUNAUTHORIZED. A valid
+// credential is never limited, so one client cannot lock out the others
+// behind the same address (a NAT or proxy).
 func (s *Service) Authenticate(ctx context.Context, c combine.Credentials) (*combine.AuthContext, error) {
 	if !c.HasAuthorization && c.Session == "" {
 		return nil, nil
-	}
-	if err := s.checkLimit(c.ClientAddr); err != nil {
-		return nil, err
 	}
 	var a *combine.AuthContext
 	var err error
@@ -36,9 +35,19 @@ func (s *Service) Authenticate(ctx context.Context, c combine.Credentials) (*com
 		a, err = s.authenticateSession(ctx, c.Session)
 	}
 	if combine.ErrorCode(err) == combine.EUNAUTHORIZED {
-		s.limiter.Fail(c.ClientAddr)
+		return nil, s.failed(c.ClientAddr, err)
 	}
 	return a, err
+}
+
+// failed records a failed authentication by addr and returns err, or the
+// rate-limit error when addr has failed too often lately.
+func (s *Service) failed(addr string, err error) error {
+	if lerr := s.checkLimit(addr); lerr != nil {
+		return lerr
+	}
+	s.limiter.Fail(addr)
+	return err
 }
 
 // checkLimit refuses a client address that failed too often lately.

@@ -100,16 +100,12 @@ var errBadLink = combine.Errorf(combine.EUNAUTHORIZED, "this sign-in link is inv
 
 // findLink returns the valid link with this secret. Bad secrets count as
 // failed authentication of the client address (the same limiter as
-// tokens and sessions), so links cannot be guessed or used to flood the
-// audit log.
+// tokens and sessions): over the limit they are answered ERATELIMITED,
+// which is not audited, so guessing cannot flood the audit log.
 func (s *Service) findLink(ctx context.Context, q queryer, secret string) (*linkRow, error) {
-	addr := combine.ClientAddrFromContext(ctx)
-	if err := s.checkLimit(addr); err != nil {
-		return nil, err
-	}
 	l, err := s.readLink(ctx, q, secret)
 	if err == errBadLink {
-		s.limiter.Fail(addr)
+		return nil, s.failed(combine.ClientAddrFromContext(ctx), err)
 	}
 	return l, err
 }

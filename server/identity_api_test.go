@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -9,8 +10,8 @@ import (
 	"github.com/thecombine/combine/identity"
 )
 
-// apiScenario is one request and what must come back.
-type apiScenario struct {
+// idApiScenario is one request and what must come back.
+type idApiScenario struct {
 	name    string
 	method  string
 	path    string
@@ -23,7 +24,7 @@ type apiScenario struct {
 	wantHdr []string // name, value-prefix pairs
 }
 
-func runScenarios(t *testing.T, x *idHarness, creds map[string]cred, vars map[string]string, sc []apiScenario) {
+func idRunScenarios(t *testing.T, x *idHarness, creds map[string]idCred, vars map[string]string, sc []idApiScenario) {
 	t.Helper()
 	expand := func(s string) string {
 		for k, v := range vars {
@@ -62,7 +63,7 @@ func TestIdentityAPI(t *testing.T) {
 	viewerTok, viewerPAT := x.token(t, "viewer")
 	opTok, opPAT := x.token(t, "operator")
 	scoped, _ := x.token(t, "operator", combine.PermExecutionRead)
-	creds := map[string]cred{
+	creds := map[string]idCred{
 		"viewer":    {cookie: x.session(t, "viewer")},
 		"viewerPAT": {bearer: viewerTok},
 		"operator":  {cookie: x.session(t, "operator")},
@@ -74,7 +75,7 @@ func TestIdentityAPI(t *testing.T) {
 		"viewer": x.users["viewer"].ID, "admin": x.users["admin"].ID, "operator": x.users["operator"].ID,
 		"viewerTokID": viewerPAT.ID, "opTokID": opPAT.ID, "viewerTok": viewerTok,
 	}
-	runScenarios(t, x, creds, vars, []apiScenario{
+	idRunScenarios(t, x, creds, vars, []idApiScenario{
 		{name: "me by session", method: "GET", path: "/api/v1/me", as: "viewer", status: 200,
 			has: []string{`"user_id":"{viewer}"`, `"email":"viewer@example.com"`, `"provider":"local"`, `"roles":["viewer"]`,
 				`"permissions":["execution:read","workflow:read"]`, `"method":"session"`, `"session_id":"ses_`}},
@@ -131,26 +132,26 @@ func TestIdentityAPI(t *testing.T) {
 	})
 }
 
-func TestLogoutAndRevokeAll(t *testing.T) {
+func TestIdentityLogoutAndRevokeAll(t *testing.T) {
 	t.Parallel()
 	x := newIDHarness(t, nil)
 	a, b, c := x.session(t, "operator"), x.session(t, "operator"), x.session(t, "operator")
-	w := x.do("POST", "/auth/logout", cred{cookie: a}, "")
+	w := x.do("POST", "/auth/logout", idCred{cookie: a}, "")
 	if w.Code != 204 || !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
 		t.Fatalf("logout: %d %q", w.Code, w.Header().Get("Set-Cookie"))
 	}
-	if w := x.do("GET", "/api/v1/me", cred{cookie: a}, ""); w.Code != 401 {
+	if w := x.do("GET", "/api/v1/me", idCred{cookie: a}, ""); w.Code != 401 {
 		t.Fatalf("session alive after logout: %d", w.Code)
 	}
 	// Logging out without (or with a dead) session still clears the cookie.
-	if w := x.do("POST", "/auth/logout", cred{cookie: a}, ""); w.Code != 204 {
+	if w := x.do("POST", "/auth/logout", idCred{cookie: a}, ""); w.Code != 204 {
 		t.Fatalf("second logout: %d", w.Code)
 	}
-	w = x.do("POST", "/api/v1/sessions/revoke-all", cred{cookie: b}, "")
+	w = x.do("POST", "/api/v1/sessions/revoke-all", idCred{cookie: b}, "")
 	if w.Code != 200 || !strings.Contains(w.Body.String(), `"revoked":2`) {
 		t.Fatalf("revoke-all: %d %s", w.Code, w.Body.String())
 	}
-	if w := x.do("GET", "/api/v1/me", cred{cookie: c}, ""); w.Code != 401 {
+	if w := x.do("GET", "/api/v1/me", idCred{cookie: c}, ""); w.Code != 401 {
 		t.Fatalf("other session alive after revoke-all: %d", w.Code)
 	}
 	es, _, _ := x.svc.FindAudit(t.Context(), combine.AuditFilter{Action: combine.AuditLogout})
@@ -159,70 +160,111 @@ func TestLogoutAndRevokeAll(t *testing.T) {
 	}
 }
 
-// TestCSRF: a cookie-authenticated state change from another origin is
+// TestIdentityCSRF: a cookie-authenticated state change from another origin is
 // refused; the same request with a bearer token (no browser) is not.
-func TestCSRF(t *testing.T) {
+func TestIdentityCSRF(t *testing.T) {
 	t.Parallel()
 	x := newIDHarness(t, nil)
 	cookie := x.session(t, "operator")
 	tok, _ := x.token(t, "operator")
 	body := `{"name":"csrf"}`
 	cross := []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}
-	if w := x.do("POST", "/api/v1/tokens", cred{cookie: cookie}, body, cross...); w.Code != 403 || !strings.Contains(w.Body.String(), "cross-origin") {
+	if w := x.do("POST", "/api/v1/tokens", idCred{cookie: cookie}, body, cross...); w.Code != 403 || !strings.Contains(w.Body.String(), "cross-origin") {
 		t.Fatalf("cross-origin cookie POST: %d %s", w.Code, w.Body.String())
 	}
-	if w := x.do("POST", "/auth/logout", cred{cookie: cookie}, "", cross...); w.Code != 403 {
+	if w := x.do("POST", "/auth/logout", idCred{cookie: cookie}, "", cross...); w.Code != 403 {
 		t.Fatalf("cross-origin logout: %d", w.Code)
 	}
-	if w := x.do("POST", "/api/v1/tokens", cred{cookie: cookie}, body, "Origin", "http://combine.test", "Sec-Fetch-Site", "same-origin"); w.Code != 201 {
+	if w := x.do("POST", "/api/v1/tokens", idCred{cookie: cookie}, body, "Origin", "http://combine.test", "Sec-Fetch-Site", "same-origin"); w.Code != 201 {
 		t.Fatalf("same-origin cookie POST: %d %s", w.Code, w.Body.String())
 	}
-	if w := x.do("POST", "/api/v1/tokens", cred{bearer: tok}, body); w.Code != 201 {
+	if w := x.do("POST", "/api/v1/tokens", idCred{bearer: tok}, body); w.Code != 201 {
 		t.Fatalf("bearer POST: %d %s", w.Code, w.Body.String())
 	}
 	// The cookie's SameSite=Lax keeps it off cross-site POSTs in browsers too.
 	link, _, _ := x.svc.CreateLoginLink(t.Context(), "operator@example.com")
-	w := x.do("POST", "/auth/link/"+link, cred{}, "")
+	w := x.do("POST", "/auth/link/"+link, idCred{}, "")
 	if sc := w.Header().Get("Set-Cookie"); w.Code != 303 || !strings.Contains(sc, "SameSite=Lax") || !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "Path=/") {
 		t.Fatalf("link sign-in: %d cookie %q", w.Code, sc)
 	}
 }
 
-func TestAuthRateLimited(t *testing.T) {
+func TestIdentityAuthRateLimited(t *testing.T) {
 	t.Parallel()
 	x := newIDHarness(t, nil)
 	x.svc.Limiter().SetLimit(identity.Limit{Burst: 3, Per: 10 * 1e9})
 	good, _ := x.token(t, "viewer")
 	for range 3 {
-		if w := x.do("GET", "/api/v1/me", cred{bearer: "pat_guess"}, ""); w.Code != 401 {
+		if w := x.do("GET", "/api/v1/me", idCred{bearer: "pat_guess"}, ""); w.Code != 401 {
 			t.Fatalf("bad token: %d", w.Code)
 		}
 	}
-	w := x.do("GET", "/api/v1/me", cred{bearer: "pat_guess"}, "")
+	w := x.do("GET", "/api/v1/me", idCred{bearer: "pat_guess"}, "")
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "10" || !strings.Contains(w.Body.String(), `"code":"rate_limited"`) {
 		t.Fatalf("over the limit: %d %q %s", w.Code, w.Header().Get("Retry-After"), w.Body.String())
 	}
-	// While limited, even a good credential from that address waits.
-	if w := x.do("GET", "/api/v1/me", cred{bearer: good}, ""); w.Code != 429 {
+	// A valid credential from that address is not limited (others behind
+	// the same NAT keep working).
+	if w := x.do("GET", "/api/v1/me", idCred{bearer: good}, ""); w.Code != 200 {
 		t.Fatalf("good token while limited: %d", w.Code)
 	}
 	// Anonymous public endpoints are unaffected.
-	if w := x.do("GET", "/health/live", cred{}, ""); w.Code != 200 {
+	if w := x.do("GET", "/health/live", idCred{}, ""); w.Code != 200 {
 		t.Fatalf("health while limited: %d", w.Code)
 	}
 }
 
-func TestSecureSessionCookie(t *testing.T) {
+func TestIdentitySecureSessionCookie(t *testing.T) {
 	t.Parallel()
 	x := newIDHarness(t, map[string]string{"SESSION_SECURE_COOKIES": "true"})
 	link, _, _ := x.svc.CreateLoginLink(t.Context(), "viewer@example.com")
-	w := x.do("POST", "/auth/link/"+link, cred{}, "")
+	w := x.do("POST", "/auth/link/"+link, idCred{}, "")
 	sc := w.Header().Get("Set-Cookie")
 	if !strings.HasPrefix(sc, "__Host-combine_session=") || !strings.Contains(sc, "Secure") || strings.Contains(sc, "Domain") {
 		t.Fatalf("secure cookie = %q", sc)
 	}
 	cookie := strings.TrimPrefix(strings.SplitN(sc, ";", 2)[0], "__Host-combine_session=")
-	if w := x.do("GET", "/api/v1/me", cred{cookie: cookie}, ""); w.Code != 200 {
+	if w := x.do("GET", "/api/v1/me", idCred{cookie: cookie}, ""); w.Code != 200 {
 		t.Fatalf("secure cookie does not authenticate: %d", w.Code)
+	}
+}
+
+// TestIdentityLinkPages: GET never consumes, a form error keeps the link,
+// a spent link is 410, and no JSON error page is shown to the browser.
+func TestIdentityLinkPages(t *testing.T) {
+	t.Parallel()
+	x := newIDHarness(t, nil)
+	// The harness has an admin, so make a setup link on a database without one.
+	x.exec(t, `UPDATE users SET roles = '["viewer"]' WHERE id = $1`, x.users["admin"].ID)
+	setup, _, ok, err := x.svc.CreateSetupLink(t.Context())
+	if err != nil || !ok {
+		t.Fatalf("setup link: %v %v", ok, err)
+	}
+	form := func(body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/auth/link/"+setup, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		x.h.ServeHTTP(w, r)
+		return w
+	}
+	for range 2 {
+		if w := x.do("GET", "/auth/link/"+setup, idCred{}, ""); w.Code != 200 || !strings.Contains(w.Body.String(), "first admin") || w.Header().Get("Referrer-Policy") != "no-referrer" {
+			t.Fatalf("setup page: %d %s", w.Code, w.Body.String())
+		}
+	}
+	if w := form("name=&email=root%40example.com"); w.Code != 400 || !strings.Contains(w.Body.String(), "name is required") || !strings.Contains(w.Body.String(), `value="root@example.com"`) {
+		t.Fatalf("form error: %d %s", w.Code, w.Body.String())
+	}
+	if w := form("name=Root&email=root%40example.com"); w.Code != 303 || w.Header().Get("Location") != "/" {
+		t.Fatalf("setup: %d %s", w.Code, w.Body.String())
+	}
+	if w := x.do("GET", "/auth/link/"+setup, idCred{}, ""); w.Code != 410 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("spent link: %d %q", w.Code, w.Header().Get("Content-Type"))
+	}
+	if w := x.do("GET", "/auth/link/garbage", idCred{}, ""); w.Code != 410 {
+		t.Fatalf("unknown link: %d", w.Code)
+	}
+	if w := x.do("POST", "/auth/link/"+setup, idCred{}, `{"name":"x"}`); w.Code != 400 {
+		t.Fatalf("JSON body: %d", w.Code)
 	}
 }

@@ -25,19 +25,19 @@ import (
 	"github.com/thecombine/combine/sqldb"
 )
 
-// syncBuffer is a goroutine-safe log sink, read by the no-secrets test.
-type syncBuffer struct {
+// idSyncBuffer is a goroutine-safe log sink, read by the no-secrets test.
+type idSyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *idSyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *idSyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -51,13 +51,13 @@ type idHarness struct {
 	svc     *identity.Service
 	db      *sqldb.DB
 	cfg     *config.Config
-	logs    *syncBuffer
+	logs    *idSyncBuffer
 	users   map[string]*combine.User
 	secrets []string // every credential handed out, for the leak check
 }
 
-// cred is what a request presents.
-type cred struct {
+// idCred is what a request presents.
+type idCred struct {
 	bearer string
 	cookie string
 }
@@ -72,7 +72,7 @@ func newIDHarness(t testing.TB, env map[string]string) *idHarness {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	logs := &syncBuffer{}
+	logs := &idSyncBuffer{}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
@@ -136,10 +136,10 @@ func (x *idHarness) exec(t testing.TB, q string, args ...any) {
 	}
 }
 
-func past() any { return sqldb.Time(time.Now().Add(-time.Hour)) }
+func idPast() any { return sqldb.Time(time.Now().Add(-time.Hour)) }
 
 // do sends one request through the full handler.
-func (x *idHarness) do(method, path string, c cred, body string, hdr ...string) *httptest.ResponseRecorder {
+func (x *idHarness) do(method, path string, c idCred, body string, hdr ...string) *httptest.ResponseRecorder {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -166,9 +166,9 @@ func (x *idHarness) do(method, path string, c cred, body string, hdr ...string) 
 	return w
 }
 
-func hashOf(secret string) string {
+func idHashOf(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
 }
 
-func pastBy(d time.Duration) any { return sqldb.Time(time.Now().Add(-d)) }
+func idPastBy(d time.Duration) any { return sqldb.Time(time.Now().Add(-d)) }

@@ -15,9 +15,9 @@ import (
 	"time"
 )
 
-// loadRun sends GETs to url from n concurrent keep-alive clients for d and
+// idLoadRun sends GETs to url from n concurrent keep-alive clients for d and
 // returns the completed requests per second (non-200 answers fail b).
-func loadRun(b *testing.B, url string, hdr http.Header, n int, d time.Duration) float64 {
+func idLoadRun(b *testing.B, url string, hdr http.Header, n int, d time.Duration) float64 {
 	b.Helper()
 	tr := &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: n}
 	defer tr.CloseIdleConnections()
@@ -84,10 +84,10 @@ func BenchmarkLoadMeVsLive(b *testing.B) {
 	var me, live float64
 	for b.Loop() {
 		me, live = 0, 0
-		loadRun(b, ts.URL+"/health/live", nil, conc, d) // warm-up
+		idLoadRun(b, ts.URL+"/health/live", nil, conc, d) // warm-up
 		for range rounds {
-			live += loadRun(b, ts.URL+"/health/live", nil, conc, d) / rounds
-			me += loadRun(b, ts.URL+"/api/v1/me", hdr, conc, d) / rounds
+			live += idLoadRun(b, ts.URL+"/health/live", nil, conc, d) / rounds
+			me += idLoadRun(b, ts.URL+"/api/v1/me", hdr, conc, d) / rounds
 		}
 	}
 	b.ReportMetric(me, "me_req/s")
@@ -103,7 +103,7 @@ func BenchmarkHandlerMe(b *testing.B) {
 	tok, _ := x.token(b, "operator")
 	b.ReportAllocs()
 	for b.Loop() {
-		if w := x.do("GET", "/api/v1/me", cred{bearer: tok}, ""); w.Code != 200 {
+		if w := x.do("GET", "/api/v1/me", idCred{bearer: tok}, ""); w.Code != 200 {
 			b.Fatal(w.Code)
 		}
 	}
@@ -114,7 +114,7 @@ func BenchmarkHandlerLive(b *testing.B) {
 	x := newIDHarness(b, map[string]string{"LOG_LEVEL": os.Getenv("LOAD_LOG_LEVEL")})
 	b.ReportAllocs()
 	for b.Loop() {
-		if w := x.do("GET", "/health/live", cred{}, ""); w.Code != 200 {
+		if w := x.do("GET", "/health/live", idCred{}, ""); w.Code != 200 {
 			b.Fatal(w.Code)
 		}
 	}

@@ -29,16 +29,16 @@ func TestNoSecretAtRest(t *testing.T) {
 	}
 	link, _, _ := x.svc.CreateLoginLink(ctx, "operator@example.com")
 	secrets = append(secrets, link)
-	x.do("GET", "/auth/link/"+link, cred{}, "")
-	w := x.do("POST", "/auth/link/"+link, cred{}, "")
+	x.do("GET", "/auth/link/"+link, idCred{}, "")
+	w := x.do("POST", "/auth/link/"+link, idCred{}, "")
 	cookie := strings.TrimPrefix(strings.SplitN(w.Header().Get("Set-Cookie"), ";", 2)[0], "combine_session=")
 	if cookie == "" || w.Code != 303 {
 		t.Fatalf("link sign-in: %d", w.Code)
 	}
 	secrets = append(secrets, cookie)
-	x.do("POST", "/auth/link/"+link, cred{}, "") // reuse: refused, logged
+	x.do("POST", "/auth/link/"+link, idCred{}, "") // reuse: refused, logged
 
-	w = x.do("POST", "/api/v1/tokens", cred{cookie: cookie}, `{"name":"api"}`)
+	w = x.do("POST", "/api/v1/tokens", idCred{cookie: cookie}, `{"name":"api"}`)
 	var created struct {
 		Token string `json:"token"`
 		ID    string `json:"token_id"`
@@ -48,10 +48,10 @@ func TestNoSecretAtRest(t *testing.T) {
 		t.Fatalf("create token: %s", w.Body.String())
 	}
 	secrets = append(secrets, created.Token)
-	x.do("GET", "/api/v1/me", cred{bearer: created.Token}, "")
-	x.do("GET", "/api/v1/me?access_token="+created.Token, cred{}, "")
-	x.do("DELETE", "/api/v1/tokens/"+created.ID, cred{cookie: cookie}, "")
-	x.do("GET", "/api/v1/me", cred{bearer: created.Token}, "") // revoked: 401, logged
+	x.do("GET", "/api/v1/me", idCred{bearer: created.Token}, "")
+	x.do("GET", "/api/v1/me?access_token="+created.Token, idCred{}, "")
+	x.do("DELETE", "/api/v1/tokens/"+created.ID, idCred{cookie: cookie}, "")
+	x.do("GET", "/api/v1/me", idCred{bearer: created.Token}, "") // revoked: 401, logged
 
 	_, _, ext, err := x.svc.LoginExternal(ctx, combine.ExternalIdentity{Provider: "oidc", Issuer: "https://idp.test", Subject: "s1",
 		Email: "ext@example.com", EmailVerified: true}, combine.LoginRequest{})
@@ -59,13 +59,13 @@ func TestNoSecretAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	secrets = append(secrets, ext)
-	x.do("GET", "/api/v1/users", cred{cookie: ext}, "") // 403, audited
-	x.do("POST", "/auth/logout", cred{cookie: ext}, "")
-	x.do("GET", "/api/v1/me", cred{cookie: ext}, "")
+	x.do("GET", "/api/v1/users", idCred{cookie: ext}, "") // 403, audited
+	x.do("POST", "/auth/logout", idCred{cookie: ext}, "")
+	x.do("GET", "/api/v1/me", idCred{cookie: ext}, "")
 	secrets = append(secrets, x.secrets...)
 
 	stored, logs := testdb.Dump(t, x.db), x.logs.String()
-	if !strings.Contains(logs, `"status":401`) || !strings.Contains(stored, hashOf(created.Token)) {
+	if !strings.Contains(logs, `"status":401`) || !strings.Contains(stored, idHashOf(created.Token)) {
 		t.Fatal("the search cannot see the logs or the stored hashes")
 	}
 	for _, s := range secrets {

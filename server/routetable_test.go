@@ -14,22 +14,22 @@ import (
 	"github.com/thecombine/combine/server"
 )
 
-var pathParam = regexp.MustCompile(`\{[^}]+\}`)
+var idPathParam = regexp.MustCompile(`\{[^}]+\}`)
 
-type errorJSON struct {
+type idErrorJSON struct {
 	Error struct {
 		Code               string `json:"code"`
 		RequiredPermission string `json:"required_permission"`
 	} `json:"error"`
 }
 
-// routeCaller is one kind of caller. valid callers carry permissions;
+// idRouteCaller is one kind of caller. valid callers carry permissions;
 // invalid ones present a credential that must be refused.
-type routeCaller struct {
-	name  string
-	valid bool
-	perms combine.PermissionSet
-	cred  func(t *testing.T) cred
+type idRouteCaller struct {
+	name   string
+	valid  bool
+	perms  combine.PermissionSet
+	idCred func(t *testing.T) idCred
 }
 
 // TestRouteTableAccess walks every route of the table (whatever areas add
@@ -47,11 +47,11 @@ func TestRouteTableAccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	expired, expiredTok := x.token(t, "viewer")
-	x.exec(t, `UPDATE tokens SET expires_at = $1 WHERE id = $2`, past(), expiredTok.ID)
+	x.exec(t, `UPDATE tokens SET expires_at = $1 WHERE id = $2`, idPast(), expiredTok.ID)
 	expiredSession := x.session(t, "viewer")
-	x.exec(t, `UPDATE sessions SET expires_at = $1 WHERE secret_hash = $2`, past(), hashOf(expiredSession))
+	x.exec(t, `UPDATE sessions SET expires_at = $1 WHERE secret_hash = $2`, idPast(), idHashOf(expiredSession))
 	idleSession := x.session(t, "viewer")
-	x.exec(t, `UPDATE sessions SET last_seen_at = $1 WHERE secret_hash = $2`, pastBy(3*time.Hour), hashOf(idleSession))
+	x.exec(t, `UPDATE sessions SET last_seen_at = $1 WHERE secret_hash = $2`, idPastBy(3*time.Hour), idHashOf(idleSession))
 	disabledSession := x.session(t, "disabled")
 	disabledToken, _ := x.token(t, "disabled")
 	// Disabled behind the service's back (as by another instance whose
@@ -60,23 +60,23 @@ func TestRouteTableAccess(t *testing.T) {
 
 	roles := func(rs ...string) combine.PermissionSet { return combine.PermissionsForRoles(rs) }
 	scope := []combine.Permission{combine.PermExecutionRead}
-	callers := []routeCaller{
-		{name: "anonymous", cred: func(*testing.T) cred { return cred{} }},
-		{name: "malformed bearer", cred: func(*testing.T) cred { return cred{bearer: "pat_not-a-token"} }},
-		{name: "non-bearer scheme", cred: func(*testing.T) cred { return cred{bearer: ""} }},
-		{name: "revoked token", cred: func(*testing.T) cred { return cred{bearer: revoked} }},
-		{name: "expired token", cred: func(*testing.T) cred { return cred{bearer: expired} }},
-		{name: "expired session", cred: func(*testing.T) cred { return cred{cookie: expiredSession} }},
-		{name: "idle session", cred: func(*testing.T) cred { return cred{cookie: idleSession} }},
-		{name: "disabled user session", cred: func(*testing.T) cred { return cred{cookie: disabledSession} }},
-		{name: "disabled user token", cred: func(*testing.T) cred { return cred{bearer: disabledToken} }},
-		{name: "viewer session", valid: true, perms: roles("viewer"), cred: func(t *testing.T) cred { return cred{cookie: x.session(t, "viewer")} }},
-		{name: "operator session", valid: true, perms: roles("operator"), cred: func(t *testing.T) cred { return cred{cookie: x.session(t, "operator")} }},
-		{name: "admin session", valid: true, perms: roles("admin"), cred: func(t *testing.T) cred { return cred{cookie: x.session(t, "admin")} }},
-		{name: "operator token", valid: true, perms: roles("operator"), cred: func(t *testing.T) cred { tok, _ := x.token(t, "operator"); return cred{bearer: tok} }},
-		{name: "admin token scoped to execution:read", valid: true, perms: roles("admin").Intersect(scope), cred: func(t *testing.T) cred {
+	callers := []idRouteCaller{
+		{name: "anonymous", idCred: func(*testing.T) idCred { return idCred{} }},
+		{name: "malformed bearer", idCred: func(*testing.T) idCred { return idCred{bearer: "pat_not-a-token"} }},
+		{name: "non-bearer scheme", idCred: func(*testing.T) idCred { return idCred{bearer: ""} }},
+		{name: "revoked token", idCred: func(*testing.T) idCred { return idCred{bearer: revoked} }},
+		{name: "expired token", idCred: func(*testing.T) idCred { return idCred{bearer: expired} }},
+		{name: "expired session", idCred: func(*testing.T) idCred { return idCred{cookie: expiredSession} }},
+		{name: "idle session", idCred: func(*testing.T) idCred { return idCred{cookie: idleSession} }},
+		{name: "disabled user session", idCred: func(*testing.T) idCred { return idCred{cookie: disabledSession} }},
+		{name: "disabled user token", idCred: func(*testing.T) idCred { return idCred{bearer: disabledToken} }},
+		{name: "viewer session", valid: true, perms: roles("viewer"), idCred: func(t *testing.T) idCred { return idCred{cookie: x.session(t, "viewer")} }},
+		{name: "operator session", valid: true, perms: roles("operator"), idCred: func(t *testing.T) idCred { return idCred{cookie: x.session(t, "operator")} }},
+		{name: "admin session", valid: true, perms: roles("admin"), idCred: func(t *testing.T) idCred { return idCred{cookie: x.session(t, "admin")} }},
+		{name: "operator token", valid: true, perms: roles("operator"), idCred: func(t *testing.T) idCred { tok, _ := x.token(t, "operator"); return idCred{bearer: tok} }},
+		{name: "admin token scoped to execution:read", valid: true, perms: roles("admin").Intersect(scope), idCred: func(t *testing.T) idCred {
 			tok, _ := x.token(t, "admin", scope...)
-			return cred{bearer: tok}
+			return idCred{bearer: tok}
 		}},
 	}
 
@@ -86,21 +86,21 @@ func TestRouteTableAccess(t *testing.T) {
 	}
 	for _, rt := range routes {
 		method, path, _ := strings.Cut(rt.Pattern, " ")
-		path = pathParam.ReplaceAllString(path, "dummy-id")
+		path = idPathParam.ReplaceAllString(path, "dummy-id")
 		body := ""
 		if method == http.MethodPost || method == http.MethodPatch || method == http.MethodPut {
 			body = "{}"
 		}
 		for _, c := range callers {
-			cr := c.cred(t)
+			cr := c.idCred(t)
 			var w = x.do(method, path, cr, body)
 			if cr.bearer == "" && c.name == "non-bearer scheme" {
-				w = x.do(method, path, cred{}, body, "Authorization", "Basic dXNlcjpwYXNz")
+				w = x.do(method, path, idCred{}, body, "Authorization", "Basic dXNlcjpwYXNz")
 			}
-			var e errorJSON
+			var e idErrorJSON
 			_ = json.Unmarshal(w.Body.Bytes(), &e)
 			where := rt.Pattern + " as " + c.name + " (" + rt.Access.String() + ")"
-			switch want := expectAccess(rt.Access, c); want {
+			switch want := idExpectAccess(rt.Access, c); want {
 			case http.StatusUnauthorized:
 				if w.Code != 401 || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Bearer") || e.Error.Code != combine.EUNAUTHORIZED {
 					t.Errorf("%s: got %d %q (WWW-Authenticate %q), want 401", where, w.Code, w.Body.String(), w.Header().Get("WWW-Authenticate"))
@@ -121,8 +121,8 @@ func TestRouteTableAccess(t *testing.T) {
 	}
 }
 
-// expectAccess derives the expected outcome from the route's declared access.
-func expectAccess(a server.Access, c routeCaller) int {
+// idExpectAccess derives the expected outcome from the route's declared access.
+func idExpectAccess(a server.Access, c idRouteCaller) int {
 	switch a.Kind {
 	case server.AccessPublic, server.AccessOptional:
 		return http.StatusOK
@@ -136,9 +136,9 @@ func expectAccess(a server.Access, c routeCaller) int {
 	return http.StatusForbidden
 }
 
-type undeclared struct{}
+type idUndeclared struct{}
 
-func (undeclared) Routes() []server.Route {
+func (idUndeclared) Routes() []server.Route {
 	return []server.Route{{Pattern: "GET /api/v1/forgotten", Handler: func(http.ResponseWriter, *http.Request) error { return nil }}}
 }
 
@@ -147,9 +147,9 @@ func TestRouteWithoutAccessRefused(t *testing.T) {
 	t.Parallel()
 	x := newIDHarness(t, nil)
 	srv := server.New(x.cfg, x.srv.Logger(), nil, nil)
-	srv.AddModule(undeclared{})
+	srv.AddModule(idUndeclared{})
 	if _, err := srv.Handler(); err == nil || !strings.Contains(err.Error(), "declares no access") {
-		t.Fatalf("server built with an undeclared route: %v", err)
+		t.Fatalf("server built with an idUndeclared route: %v", err)
 	}
 }
 

@@ -15,8 +15,10 @@ import (
 // listFlag collects a repeatable flag; each value may be comma-separated.
 type listFlag []string
 
+// String implements flag.Value.
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
+// Set implements flag.Value: each value may hold several, comma-separated.
 func (l *listFlag) Set(v string) error {
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {
