@@ -1,0 +1,121 @@
+package events_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/thecombine/combine/events"
+	"github.com/thecombine/combine/internal/testdb"
+	"github.com/thecombine/combine/sqldb"
+)
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func received(ch <-chan struct{}, within time.Duration) bool {
+	select {
+	case <-ch:
+		return true
+	case <-time.After(within):
+		return false
+	}
+}
+
+func TestWakeReachesOnlyThatExecution(t *testing.T) {
+	t.Parallel()
+	n := events.NewNotifier(testdb.Open(t), discard())
+	a, cancelA := n.Subscribe("exe_a")
+	b, cancelB := n.Subscribe("exe_b")
+	defer cancelB()
+	if got := n.Subscribers(); got != 2 {
+		t.Fatalf("Subscribers = %d, want 2", got)
+	}
+	n.Wake("exe_a")
+	n.Wake("exe_a") // coalesced with the first
+	if !received(a, time.Second) {
+		t.Fatal("stream of exe_a was not woken")
+	}
+	if received(a, 20*time.Millisecond) {
+		t.Fatal("two wake-ups before a read should coalesce into one")
+	}
+	if received(b, 20*time.Millisecond) {
+		t.Fatal("stream of exe_b was woken by an event of exe_a")
+	}
+	cancelA()
+	cancelA() // idempotent
+	if got := n.Subscribers(); got != 1 {
+		t.Fatalf("Subscribers after cancel = %d, want 1", got)
+	}
+	n.Wake("exe_a") // no subscriber left: must not block or panic
+}
+
+// TestNotifyCrossesConnections plays two instances on one PostgreSQL
+// database: the NOTIFY sent in a transaction on one reaches the listener
+// of the other at commit, and never on rollback.
+func TestNotifyCrossesConnections(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("LISTEN/NOTIFY needs PostgreSQL (set " + testdb.EnvPostgres + ")")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.URL(t)
+	open := func() *sqldb.DB {
+		db, err := sqldb.Open(ctx, url, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	writer, reader := open(), open()
+
+	n := events.NewNotifier(reader, discard())
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Stop(context.Background()) })
+	wake, cancel := n.Subscribe("exe_1")
+	defer cancel()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := n.Check(ctx); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("notifier did not start listening")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	received(wake, 50*time.Millisecond) // drain the wake-up sent on connect
+
+	notify := func(commit bool) {
+		errRollback := errors.New("rollback")
+		err := writer.WithTx(ctx, func(tx *sql.Tx) error {
+			if err := events.Notify(ctx, tx, writer.Dialect, "exe_1"); err != nil {
+				return err
+			}
+			if !commit {
+				return errRollback
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errRollback) {
+			t.Fatal(err)
+		}
+	}
+	notify(false)
+	if received(wake, 300*time.Millisecond) {
+		t.Fatal("a rolled-back transaction woke the stream")
+	}
+	notify(true)
+	if !received(wake, 5*time.Second) {
+		t.Fatal("the committed notification did not reach the other instance")
+	}
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
