@@ -1,0 +1,185 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/thecombine/combine"
+)
+
+// Registry holds the loaded definitions. It is built by Load and never
+// changes afterwards, so it is safe for concurrent use.
+type Registry struct {
+	order         []string
+	entries       map[string]*entry
+	clarification *schema
+}
+
+var _ combine.WorkflowService = (*Registry)(nil)
+
+// entry is one loaded definition with everything resolved for it.
+type entry struct {
+	raw         []byte // canonical JSON of the definition
+	file        string
+	docSchemas  map[string]*schema
+	stepPrompts map[string]*combine.StepPrompts
+}
+
+func newEntry(wf *combine.Workflow, file string, src *source) (*entry, error) {
+	raw, err := json.Marshal(wf)
+	if err != nil {
+		return nil, fmt.Errorf("encode definition: %w", err)
+	}
+	e := &entry{raw: raw, file: file, docSchemas: map[string]*schema{}, stepPrompts: map[string]*combine.StepPrompts{}}
+	for id, dt := range wf.DocumentTypes {
+		if dt.Schema != "" {
+			e.docSchemas[id], _ = src.schemas.get(dt.Schema)
+		}
+	}
+	var walk func(steps []combine.StepDef)
+	walk = func(steps []combine.StepDef) {
+		for _, s := range steps {
+			if s.IsIteration() {
+				walk(s.Steps)
+				continue
+			}
+			role, _ := src.prompts.role(s.Role)
+			task, _ := src.prompts.task(s.TaskPrompt)
+			e.stepPrompts[s.ID] = &combine.StepPrompts{Role: role, Task: task}
+		}
+	}
+	walk(wf.Steps)
+	return e, nil
+}
+
+// workflow returns a fresh copy, so callers can never alter the registry.
+func (e *entry) workflow() *combine.Workflow {
+	var wf combine.Workflow
+	if err := json.Unmarshal(e.raw, &wf); err != nil {
+		panic(fmt.Sprintf("workflow: re-decoding a validated definition: %v", err))
+	}
+	return &wf
+}
+
+func (r *Registry) find(id string) (*entry, error) {
+	e, ok := r.entries[id]
+	if !ok {
+		return nil, combine.Errorf(combine.ENOTFOUND, "workflow %q not found", id)
+	}
+	return e, nil
+}
+
+// ListWorkflows returns every definition, in load order (built-ins first,
+// then WORKFLOWS_DIR by file name).
+func (r *Registry) ListWorkflows(ctx context.Context) ([]*combine.Workflow, error) {
+	out := make([]*combine.Workflow, 0, len(r.order))
+	for _, id := range r.order {
+		out = append(out, r.entries[id].workflow())
+	}
+	return out, nil
+}
+
+// FindWorkflow returns the definition with id, or ENOTFOUND.
+func (r *Registry) FindWorkflow(ctx context.Context, id string) (*combine.Workflow, error) {
+	e, err := r.find(id)
+	if err != nil {
+		return nil, err
+	}
+	return e.workflow(), nil
+}
+
+// SourceFile names the file the definition was loaded from.
+func (r *Registry) SourceFile(id string) (string, error) {
+	e, err := r.find(id)
+	if err != nil {
+		return "", err
+	}
+	return e.file, nil
+}
+
+func (r *Registry) docSchema(workflowID, docType string) (*schema, error) {
+	e, err := r.find(workflowID)
+	if err != nil {
+		return nil, err
+	}
+	var wf combine.Workflow
+	_ = json.Unmarshal(e.raw, &wf)
+	if _, ok := wf.DocumentTypes[docType]; !ok {
+		return nil, combine.Errorf(combine.ENOTFOUND, "workflow %q has no document type %q", workflowID, docType)
+	}
+	return e.docSchemas[docType], nil
+}
+
+// DocumentSchema returns the JSON schema of a document type, or nil when
+// the type declares none.
+func (r *Registry) DocumentSchema(ctx context.Context, workflowID, docType string) (json.RawMessage, error) {
+	s, err := r.docSchema(workflowID, docType)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	return slices.Clone(s.raw), nil
+}
+
+// ValidateDocument checks content against its type's schema: it must be
+// JSON and match. Every problem carries the JSON path of the offending
+// value. A type without a schema only needs to be a JSON object.
+func (r *Registry) ValidateDocument(ctx context.Context, workflowID, docType string, content json.RawMessage) ([]combine.Problem, error) {
+	s, err := r.docSchema(workflowID, docType)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		var obj map[string]any
+		if err := json.Unmarshal(content, &obj); err != nil {
+			return []combine.Problem{{Code: CodeDocumentJSON, Path: "$", Message: "a document must be a JSON object: " + err.Error()}}, nil
+		}
+		return nil, nil
+	}
+	return s.validateJSON(content, documentCodes), nil
+}
+
+// StepPrompts returns the verified prompts of a production step.
+func (r *Registry) StepPrompts(ctx context.Context, workflowID, stepID string) (*combine.StepPrompts, error) {
+	e, err := r.find(workflowID)
+	if err != nil {
+		return nil, err
+	}
+	sp, ok := e.stepPrompts[stepID]
+	if !ok {
+		if s, _ := e.workflow().FindStep(stepID); s != nil {
+			return nil, combine.Errorf(combine.EINVALID, "step %q of workflow %q is an iteration step; it has no prompts", stepID, workflowID)
+		}
+		return nil, combine.Errorf(combine.ENOTFOUND, "workflow %q has no step %q", workflowID, stepID)
+	}
+	cp := *sp
+	return &cp, nil
+}
+
+// ClarificationSchema returns the JSON schema of a clarification question set.
+func (r *Registry) ClarificationSchema() json.RawMessage { return slices.Clone(r.clarification.raw) }
+
+// ValidateClarification checks a clarification question set: the schema
+// (one to five questions, each with id, text ending in "?",
+// why_it_matters, priority and blocking) and unique question ids.
+func (r *Registry) ValidateClarification(content json.RawMessage) []combine.Problem {
+	ps := r.clarification.validateJSON(content, documentCodes)
+	if len(ps) > 0 {
+		return ps
+	}
+	var set struct {
+		Questions []struct {
+			ID string `json:"id"`
+		} `json:"questions"`
+	}
+	_ = json.Unmarshal(content, &set)
+	seen := map[string]bool{}
+	for i, q := range set.Questions {
+		if seen[q.ID] {
+			ps = append(ps, combine.Problem{Code: CodeDocumentSchema, Path: index("$.questions", i) + ".id", Message: fmt.Sprintf("question id %q is used twice", q.ID)})
+		}
+		seen[q.ID] = true
+	}
+	return ps
+}
