@@ -72,6 +72,7 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 	w.WriteHeader(http.StatusOK)
 	st := &sseStream{w: w, rc: http.NewResponseController(w)}
 	st.printf("retry: %d\n\n", eventRetryMillis)
+	st.flush() // the client sees the stream open even before the first event
 
 	pollEvery := s.Engine.EventPoll
 	if pollEvery <= 0 {
