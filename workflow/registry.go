@@ -24,6 +24,7 @@ type entry struct {
 	raw         []byte // canonical JSON of the definition
 	file        string
 	docSchemas  map[string]*schema
+	collections map[string]string // doc type → collection_field
 	stepPrompts map[string]*combine.StepPrompts
 }
 
@@ -32,8 +33,11 @@ func newEntry(wf *combine.Workflow, file string, src *source) (*entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode definition: %w", err)
 	}
-	e := &entry{raw: raw, file: file, docSchemas: map[string]*schema{}, stepPrompts: map[string]*combine.StepPrompts{}}
+	e := &entry{raw: raw, file: file, docSchemas: map[string]*schema{}, collections: map[string]string{}, stepPrompts: map[string]*combine.StepPrompts{}}
 	for id, dt := range wf.DocumentTypes {
+		if dt.CollectionField != "" {
+			e.collections[id] = dt.CollectionField
+		}
 		if dt.Schema != "" {
 			e.docSchemas[id], _ = src.schemas.get(dt.Schema)
 		}
@@ -99,7 +103,7 @@ func (r *Registry) SourceFile(id string) (string, error) {
 	return e.file, nil
 }
 
-func (r *Registry) docSchema(workflowID, docType string) (*schema, error) {
+func (r *Registry) docType(workflowID, docType string) (*entry, error) {
 	e, err := r.find(workflowID)
 	if err != nil {
 		return nil, err
@@ -109,35 +113,80 @@ func (r *Registry) docSchema(workflowID, docType string) (*schema, error) {
 	if _, ok := wf.DocumentTypes[docType]; !ok {
 		return nil, combine.Errorf(combine.ENOTFOUND, "workflow %q has no document type %q", workflowID, docType)
 	}
-	return e.docSchemas[docType], nil
+	return e, nil
 }
 
 // DocumentSchema returns the JSON schema of a document type, or nil when
 // the type declares none.
 func (r *Registry) DocumentSchema(ctx context.Context, workflowID, docType string) (json.RawMessage, error) {
-	s, err := r.docSchema(workflowID, docType)
-	if err != nil || s == nil {
+	e, err := r.docType(workflowID, docType)
+	if err != nil || e.docSchemas[docType] == nil {
 		return nil, err
 	}
-	return slices.Clone(s.raw), nil
+	return slices.Clone(e.docSchemas[docType].raw), nil
 }
 
-// ValidateDocument checks content against its type's schema: it must be
-// JSON and match. Every problem carries the JSON path of the offending
-// value. A type without a schema only needs to be a JSON object.
+// ValidateDocument checks content against its type's schema: it must be a
+// JSON object and match. The items of a type's collection_field (epics,
+// stories) must carry unique string ids, since each becomes a scope.
+// Every problem carries the JSON path of the offending value.
 func (r *Registry) ValidateDocument(ctx context.Context, workflowID, docType string, content json.RawMessage) ([]combine.Problem, error) {
-	s, err := r.docSchema(workflowID, docType)
+	e, err := r.docType(workflowID, docType)
 	if err != nil {
 		return nil, err
 	}
-	if s == nil {
-		var obj map[string]any
-		if err := json.Unmarshal(content, &obj); err != nil {
-			return []combine.Problem{{Code: CodeDocumentJSON, Path: "$", Message: "a document must be a JSON object: " + err.Error()}}, nil
-		}
-		return nil, nil
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(content, &obj); err != nil {
+		return []combine.Problem{{Code: CodeDocumentJSON, Path: "$", Message: "a document must be a JSON object: " + err.Error()}}, nil
 	}
-	return s.validateJSON(content, documentCodes), nil
+	var ps []combine.Problem
+	if s := e.docSchemas[docType]; s != nil {
+		ps = s.validateJSON(content, documentCodes)
+	}
+	if field, ok := e.collections[docType]; ok {
+		flagged := map[string]bool{}
+		for _, p := range ps {
+			flagged[p.Path] = true
+		}
+		for _, p := range collectionProblems(obj, field) {
+			if !flagged[p.Path] {
+				ps = append(ps, p)
+			}
+		}
+	}
+	return ps, nil
+}
+
+// collectionProblems checks that every item of obj[field] is an object
+// with a unique, non-empty string id.
+func collectionProblems(obj map[string]json.RawMessage, name string) []combine.Problem {
+	base := field("$", name)
+	var items []json.RawMessage
+	if err := json.Unmarshal(obj[name], &items); err != nil || obj[name] == nil {
+		return []combine.Problem{{Code: CodeDocumentSchema, Path: base, Message: fmt.Sprintf("%q must be an array of items", name)}}
+	}
+	var ps []combine.Problem
+	seen := map[string]string{}
+	for i, raw := range items {
+		var item struct {
+			ID any `json:"id"`
+		}
+		p := index(base, i)
+		id, ok := "", json.Unmarshal(raw, &item) == nil
+		if ok {
+			id, ok = item.ID.(string)
+		}
+		if !ok || id == "" {
+			ps = append(ps, combine.Problem{Code: CodeDocumentSchema, Path: p + ".id", Message: "each item needs a non-empty string id"})
+			continue
+		}
+		if first, dup := seen[id]; dup {
+			ps = append(ps, combine.Problem{Code: CodeDocumentSchema, Path: p + ".id", Message: fmt.Sprintf("id %q is already used by %s", id, first)})
+			continue
+		}
+		seen[id] = p
+	}
+	return ps
 }
 
 // StepPrompts returns the verified prompts of a production step.
