@@ -48,10 +48,10 @@ type stepRun struct {
 
 // feedback is what an attempt is asked to address.
 type feedback struct {
-	Problems        []string          `json:"problems,omitempty"`
-	ReviewerComment string            `json:"reviewer_comment,omitempty"`
+	Problems        []string           `json:"problems,omitempty"`
+	ReviewerComment string             `json:"reviewer_comment,omitempty"`
 	Questions       []combine.Question `json:"questions,omitempty"`
-	Answers         map[string]string `json:"answers,omitempty"`
+	Answers         map[string]string  `json:"answers,omitempty"`
 }
 
 // attempt is one attempt of a step instance.

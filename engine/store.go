@@ -59,11 +59,11 @@ type execRow struct {
 
 func scanExecution(sc interface{ Scan(...any) error }) (*execRow, error) {
 	var (
-		e                         execRow
-		inputs                    string
-		current, pending          sql.NullString
-		started, finished         time.Time
-		status                    string
+		e                 execRow
+		inputs            string
+		current, pending  sql.NullString
+		started, finished time.Time
+		status            string
 	)
 	err := sc.Scan(&e.ID, &e.WorkflowID, &e.WorkflowRevision, &e.ProjectID, &inputs, &status,
 		&current, &pending, &e.Error, &e.CreatedBy, sqldb.TimeDest{T: &e.CreatedAt}, sqldb.TimeDest{T: &e.UpdatedAt},

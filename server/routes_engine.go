@@ -23,9 +23,9 @@ type EngineDeps struct {
 
 // engineRoutes is the workflow engine's route table.
 func (s *Server) engineRoutes() []Route {
-	return []Route{
+	return append([]Route{
 		{Pattern: "GET /api/v1/workflows", Access: RequirePermission(combine.PermWorkflowRead), Handler: s.handleListWorkflows},
 		{Pattern: "GET /api/v1/workflows/{id}", Access: RequirePermission(combine.PermWorkflowRead), Handler: s.handleGetWorkflow},
 		{Pattern: "GET /api/v1/executions/{id}/events", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleExecutionEvents, Stream: true},
-	}
+	}, s.executionRoutes()...)
 }
