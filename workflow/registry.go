@@ -25,6 +25,7 @@ type entry struct {
 	file        string
 	docSchemas  map[string]*schema
 	collections map[string]string // doc type → collection_field
+	docTypes    map[string]bool
 	stepPrompts map[string]*combine.StepPrompts
 }
 
@@ -33,8 +34,9 @@ func newEntry(wf *combine.Workflow, file string, src *source) (*entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode definition: %w", err)
 	}
-	e := &entry{raw: raw, file: file, docSchemas: map[string]*schema{}, collections: map[string]string{}, stepPrompts: map[string]*combine.StepPrompts{}}
+	e := &entry{raw: raw, file: file, docSchemas: map[string]*schema{}, collections: map[string]string{}, docTypes: map[string]bool{}, stepPrompts: map[string]*combine.StepPrompts{}}
 	for id, dt := range wf.DocumentTypes {
+		e.docTypes[id] = true
 		if dt.CollectionField != "" {
 			e.collections[id] = dt.CollectionField
 		}
@@ -108,9 +110,7 @@ func (r *Registry) docType(workflowID, docType string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	var wf combine.Workflow
-	_ = json.Unmarshal(e.raw, &wf)
-	if _, ok := wf.DocumentTypes[docType]; !ok {
+	if !e.docTypes[docType] {
 		return nil, combine.Errorf(combine.ENOTFOUND, "workflow %q has no document type %q", workflowID, docType)
 	}
 	return e, nil
