@@ -190,8 +190,8 @@ func (c *checker) checkDocumentTypes() {
 			c.ps.add(CodeInvalidOwnership, path+".may_own", "collection_field %q is set but may_own lists no entity type", dt.CollectionField)
 		}
 		c.checkAcceptance(path, dt)
-		if dt.Schema != "" && !c.res.schemas.has(dt.Schema) {
-			c.ps.add(CodeUnknownSchema, path+".schema", "schema %q is not in the schema set (%s)", dt.Schema, c.res.schemas.describe())
+		if dt.Schema != "" {
+			c.checkDocSchema(path, dt)
 		}
 	}
 }
@@ -277,4 +277,27 @@ func describeList(names []string) string {
 		return "none"
 	}
 	return fmt.Sprint(joinQuoted(names))
+}
+
+// checkDocSchema checks that the named schema exists and, for a type that
+// owns entities, declares its collection_field as an array: otherwise no
+// valid document could ever feed an iteration.
+func (c *checker) checkDocSchema(path string, dt combine.DocumentTypeDef) {
+	sc, ok := c.res.schemas.get(dt.Schema)
+	if !ok {
+		c.ps.add(CodeUnknownSchema, path+".schema", "schema %q is not in the schema set (%s)", dt.Schema, c.res.schemas.describe())
+		return
+	}
+	if dt.CollectionField == "" {
+		return
+	}
+	var doc struct {
+		Properties map[string]struct {
+			Type any `json:"type"`
+		} `json:"properties"`
+	}
+	_ = json.Unmarshal(sc.raw, &doc)
+	if prop, ok := doc.Properties[dt.CollectionField]; !ok || prop.Type != "array" {
+		c.ps.add(CodeInvalidSchema, path+".schema", "schema %q does not declare collection_field %q as an array property", dt.Schema, dt.CollectionField)
+	}
 }

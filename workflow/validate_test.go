@@ -136,6 +136,7 @@ func TestValidatorRefusesEachErrorClass(t *testing.T) {
 		{"unknown document scope", CodeUnknownScope, "$.document_types.notes.scope", "", func(d map[string]any) { obj(d, "document_types", "notes")["scope"] = "galaxy" }},
 		{"unknown parent scope", CodeUnknownScope, "$.scopes.story.parent", "", func(d map[string]any) { obj(d, "scopes", "story")["parent"] = "galaxy" }},
 		{"unknown schema", CodeUnknownSchema, "$.document_types.brief.schema", "", func(d map[string]any) { obj(d, "document_types", "brief")["schema"] = "brief.v9" }},
+		{"schema lacks the collection", CodeInvalidSchema, "$.document_types.backlog.schema", "", func(d map[string]any) { obj(d, "document_types", "backlog")["schema"] = "project_discovery.v1" }},
 		{"two root scopes", CodeScopeTree, "$.scopes", "", func(d map[string]any) { obj(d, "scopes")["other"] = map[string]any{"parent": nil} }},
 		{"scope cycle", CodeScopeTree, "$.scopes.epic.parent", "", func(d map[string]any) { obj(d, "scopes", "epic")["parent"] = "story" }},
 		{"ownership cycle", CodeOwnershipCycle, "$.document_types.epic_doc.may_own[0]", "", func(d map[string]any) {
