@@ -12,7 +12,11 @@ import (
 // of the engine spec; docs/workflows.md shows an example of each.
 const (
 	// Schema errors: the JSON does not have the workflow.v1 shape.
-	CodeInvalidJSON        = "invalid_json"
+	CodeInvalidJSON = "invalid_json"
+	// CodeDuplicateKey is a member written twice in one object: parsers
+	// keep the last silently, so a reviewer could read another value than
+	// the server uses.
+	CodeDuplicateKey       = "duplicate_key"
 	CodeMissingField       = "missing_field"
 	CodeUnknownField       = "unknown_field"
 	CodeInvalidType        = "invalid_type"

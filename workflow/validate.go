@@ -46,7 +46,8 @@ func parseDefinition(raw []byte, meta *schema, res resources) (*combine.Workflow
 	if err != nil {
 		return nil, []combine.Problem{{Code: CodeInvalidJSON, Path: "$", Message: "not valid JSON: " + err.Error()}}
 	}
-	if ps := meta.validate(inst, metaCodes); len(ps) > 0 {
+	ps := append(duplicateKeys(raw), meta.validate(inst, metaCodes)...)
+	if len(ps) > 0 {
 		return nil, ps
 	}
 	var wf combine.Workflow

@@ -114,6 +114,7 @@ func TestValidatorRefusesEachErrorClass(t *testing.T) {
 		mutate           func(d map[string]any)
 	}{
 		{"not JSON", CodeInvalidJSON, "$", `{"schema_version":`, nil},
+		{"duplicate member", CodeDuplicateKey, "$.steps[0].produces", strings.Replace(baseDefinition, `"produces": "brief",`, `"produces": "brief", "produces": "notes",`, 1), nil},
 		{"missing name", CodeMissingField, "$.name", "", func(d map[string]any) { delete(d, "name") }},
 		{"production step without role", CodeMissingField, "$.steps[0].role", "", func(d map[string]any) { delete(obj(d, "steps", 0), "role") }},
 		{"unknown top-level field", CodeUnknownField, "$.colour", "", func(d map[string]any) { d["colour"] = "red" }},
