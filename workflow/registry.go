@@ -61,12 +61,12 @@ func newEntry(wf *combine.Workflow, file string, src *source) (*entry, error) {
 }
 
 // workflow returns a fresh copy, so callers can never alter the registry.
-func (e *entry) workflow() *combine.Workflow {
+func (e *entry) workflow() (*combine.Workflow, error) {
 	var wf combine.Workflow
 	if err := json.Unmarshal(e.raw, &wf); err != nil {
-		panic(fmt.Sprintf("workflow: re-decoding a validated definition: %v", err))
+		return nil, fmt.Errorf("decode definition from %s: %w", e.file, err)
 	}
-	return &wf
+	return &wf, nil
 }
 
 func (r *Registry) find(id string) (*entry, error) {
@@ -82,7 +82,11 @@ func (r *Registry) find(id string) (*entry, error) {
 func (r *Registry) ListWorkflows(ctx context.Context) ([]*combine.Workflow, error) {
 	out := make([]*combine.Workflow, 0, len(r.order))
 	for _, id := range r.order {
-		out = append(out, r.entries[id].workflow())
+		wf, err := r.entries[id].workflow()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, wf)
 	}
 	return out, nil
 }
@@ -93,7 +97,7 @@ func (r *Registry) FindWorkflow(ctx context.Context, id string) (*combine.Workfl
 	if err != nil {
 		return nil, err
 	}
-	return e.workflow(), nil
+	return e.workflow()
 }
 
 // SourceFile names the file the definition was loaded from.
@@ -197,7 +201,9 @@ func (r *Registry) StepPrompts(ctx context.Context, workflowID, stepID string) (
 	}
 	sp, ok := e.stepPrompts[stepID]
 	if !ok {
-		if s, _ := e.workflow().FindStep(stepID); s != nil {
+		if wf, err := e.workflow(); err != nil {
+			return nil, err
+		} else if s, _ := wf.FindStep(stepID); s != nil {
 			return nil, combine.Errorf(combine.EINVALID, "step %q of workflow %q is an iteration step; it has no prompts", stepID, workflowID)
 		}
 		return nil, combine.Errorf(combine.ENOTFOUND, "workflow %q has no step %q", workflowID, stepID)

@@ -3,7 +3,6 @@ package workflow
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -277,7 +276,7 @@ func describeList(names []string) string {
 	if len(names) == 0 {
 		return "none"
 	}
-	return fmt.Sprint(joinQuoted(names))
+	return joinQuoted(names)
 }
 
 // checkDocSchema checks that the named schema exists and, for a type that
