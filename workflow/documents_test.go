@@ -36,6 +36,10 @@ func TestValidateDocument(t *testing.T) {
 		{"valid discovery", "project_discovery", "project_discovery", nil, nil},
 		{"valid epic backlog", "epic_backlog", "epic_backlog", nil, nil},
 		{"valid story backlog", "story_backlog", "story_backlog", nil, nil},
+		{"valid project architecture", "project_architecture", "project_architecture", nil, nil},
+		{"valid epic architecture", "epic_architecture", "epic_architecture", nil, nil},
+		{"valid implementation notes", "implementation_notes", "implementation_notes", nil, nil},
+		{"test plan must not be empty", "implementation_notes", "implementation_notes", func(d map[string]any) { d["test_plan"] = []any{} }, []string{"$.test_plan"}},
 		{"missing required field", "project_discovery", "project_discovery", func(d map[string]any) { delete(d, "goals") }, []string{"$.goals"}},
 		{"unknown field", "project_discovery", "project_discovery", func(d map[string]any) { d["budget"] = 1 }, []string{"$.budget"}},
 		{"bad priority deep inside", "epic_backlog", "epic_backlog", func(d map[string]any) {
