@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -243,5 +244,26 @@ func TestRedeliveredStepJobsApplyNothing(t *testing.T) {
 	docs, _, _ := h.svc.ListDocuments(ctx, combine.DocumentFilter{ExecutionID: e.ID})
 	if len(docs) != 2 {
 		t.Fatalf("documents = %d, want 2", len(docs))
+	}
+}
+
+func TestWorkerErrorsAreRetriedThenFailTheStep(t *testing.T) {
+	t.Parallel()
+	w := &funcWorker{fn: func(ctx context.Context, t *combine.Task) (*combine.WorkResult, error) {
+		return nil, fmt.Errorf("provider unavailable")
+	}}
+	h := newHarness(t, w, func(c *engineConfig) { c.RetryDelay = 10 * time.Millisecond })
+	e := h.wait(h.start("").ID, combine.StatusFailed)
+	calls := w.tasks()
+	if len(calls) != 3 {
+		t.Fatalf("worker called %d times, want 3", len(calls))
+	}
+	for _, c := range calls {
+		if c.IdempotencyKey != calls[0].IdempotencyKey || c.Step.Attempt != 1 {
+			t.Fatalf("a retry is the same attempt: %s #%d vs %s", c.IdempotencyKey, c.Step.Attempt, calls[0].IdempotencyKey)
+		}
+	}
+	if !strings.Contains(e.Error, "provider unavailable") {
+		t.Fatalf("error = %q", e.Error)
 	}
 }

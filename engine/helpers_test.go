@@ -59,7 +59,7 @@ func newHarness(t *testing.T, worker combine.Worker, mod ...func(*engineConfig))
 	wfs := enginetest.NewWorkflows(t)
 	cfg := engine.Config{
 		DB: db, Workflows: wfs, Worker: worker, InstanceID: "test",
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:       discardLogger(),
 		PollInterval: 20 * time.Millisecond, CancelPoll: 50 * time.Millisecond,
 	}
 	for _, m := range mod {
@@ -159,3 +159,5 @@ func wantCode(t *testing.T, err error, code string) {
 }
 
 type engineConfig = engine.Config
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -27,10 +27,11 @@ type advanceArgs struct {
 // Kind implements river.JobArgs.
 func (advanceArgs) Kind() string { return "combine_execution_start" }
 
-// InsertOpts: starting only touches the database, so a few retries cover
-// transient errors (a lost connection, a deadlock victim).
+// InsertOpts: starting only touches the database; retries cover
+// transient errors (a lost connection, a deadlock victim) and deliveries
+// cut short by a crash, which also count as attempts.
 func (advanceArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: queueName, MaxAttempts: 5}
+	return river.InsertOpts{Queue: queueName, MaxAttempts: 10}
 }
 
 // workArgs is the job that works one attempt of one step instance.
@@ -43,11 +44,16 @@ type workArgs struct {
 // Kind implements river.JobArgs.
 func (workArgs) Kind() string { return "combine_step_attempt" }
 
-// InsertOpts: a worker call that errors is retried twice (with River's
-// backoff) before the step fails; QA remediation is a new attempt, not a
-// retry of this job.
+// workerTries is how many deliveries of a step job may end in a worker
+// error before the step fails. QA remediation is a new attempt (a new
+// job), not a retry of this one.
+const workerTries = 3
+
+// InsertOpts: River's limit is above workerTries so that deliveries cut
+// short by crashes (which River counts as attempts, and whose rescue
+// discards a job past its limit) never strand an execution.
 func (workArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: queueName, MaxAttempts: 3}
+	return river.InsertOpts{Queue: queueName, MaxAttempts: 10}
 }
 
 type advanceWorker struct {
@@ -70,8 +76,13 @@ type stepWorker struct {
 
 func (w *stepWorker) Timeout(*river.Job[workArgs]) time.Duration { return w.s.cfg.StepTimeout }
 
+// NextRetry backs off quadratically from RetryDelay (1s, 4s, 9s…).
+func (w *stepWorker) NextRetry(job *river.Job[workArgs]) time.Time {
+	return time.Now().Add(w.s.cfg.RetryDelay * time.Duration(job.Attempt*job.Attempt))
+}
+
 func (w *stepWorker) Work(ctx context.Context, job *river.Job[workArgs]) error {
-	err := w.s.runStep(ctx, job.Args, job.Attempt >= job.MaxAttempts)
+	err := w.s.runStep(ctx, job.Args, job.Attempt >= min(workerTries, job.MaxAttempts))
 	w.s.setErr(err)
 	return err
 }

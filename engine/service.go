@@ -43,6 +43,8 @@ type Config struct {
 	RescueAfter time.Duration
 	// PollInterval is how often the queue is polled for jobs (200ms).
 	PollInterval time.Duration
+	// RetryDelay is the base of the backoff after a worker error (1s).
+	RetryDelay time.Duration
 	// CancelPoll is how often an in-flight worker call checks whether its
 	// execution was cancelled on another instance (500ms).
 	CancelPoll time.Duration
@@ -104,6 +106,7 @@ func New(cfg Config) (*Service, error) {
 	cfg.RescueAfter = defaultDur(cfg.RescueAfter, 30*time.Second)
 	cfg.PollInterval = defaultDur(cfg.PollInterval, 200*time.Millisecond)
 	cfg.CancelPoll = defaultDur(cfg.CancelPoll, 500*time.Millisecond)
+	cfg.RetryDelay = defaultDur(cfg.RetryDelay, time.Second)
 	if cfg.RescueAfter <= cfg.StepTimeout {
 		return nil, fmt.Errorf("engine: rescue window %s must exceed the step timeout %s", cfg.RescueAfter, cfg.StepTimeout)
 	}

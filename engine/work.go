@@ -72,8 +72,10 @@ func (s *Service) runStep(ctx context.Context, args workArgs, lastTry bool) erro
 				err = errors.New("worker returned no result")
 			}
 			s.setErr(err)
+			s.logger.WarnContext(ctx, "worker call failed", "execution_id", e.ID, "step_path", args.StepPath,
+				"attempt", args.Attempt, "last_try", lastTry, "error", err)
 			if lastTry {
-				return s.failStep(ctx, args, fmt.Sprintf("worker %s failed: %s", s.worker.Name(), combine.ErrorMessage(err)))
+				return s.failStep(ctx, args, fmt.Sprintf("worker %s failed %d times; last error: %s", s.worker.Name(), workerTries, truncate(err.Error(), 300)))
 			}
 			return fmt.Errorf("worker %s: %w", s.worker.Name(), err)
 		}
