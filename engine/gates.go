@@ -17,7 +17,7 @@ const maxAnswerLen = 10000
 // waitingFor loads e in tx and checks that it is in status want (409
 // otherwise), returning the current step run and attempt.
 func (s *Service) waitingFor(ctx context.Context, tx *sql.Tx, id string, want combine.ExecutionStatus) (*execRow, *stepRun, *attempt, error) {
-	e, err := findExecution(ctx, tx, id)
+	e, err := s.lockExecution(ctx, tx, id)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -79,8 +79,10 @@ func (s *Service) SubmitDocument(ctx context.Context, id string, sub combine.Sub
 		out = e
 		if len(probs) > 0 {
 			refused = probs
-			if _, err := moveAttempt(ctx, tx, a.ID, attWaitingInput, attQAFailed, probs, "", sqldb.Time(s.now())); err != nil {
+			if ok, err := moveAttempt(ctx, tx, a.ID, attWaitingInput, attQAFailed, probs, "", sqldb.Time(s.now())); err != nil {
 				return err
+			} else if !ok {
+				return combine.Errorf(combine.ECONFLICT, "another submission for step %s came first", run.Ref.Path)
 			}
 			exhausted = run.QAFailures+1 >= s.cfg.MaxQAAttempts
 			return s.qaFailed(ctx, tx, e, run, probs)
@@ -289,7 +291,7 @@ func (s *Service) CancelExecution(ctx context.Context, id string) (*combine.Exec
 	}
 	var out *execRow
 	err = s.withTx(ctx, id, func(tx *sql.Tx) error {
-		e, err := findExecution(ctx, tx, id)
+		e, err := s.lockExecution(ctx, tx, id)
 		if err != nil {
 			return err
 		}

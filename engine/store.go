@@ -105,6 +105,24 @@ func findExecution(ctx context.Context, q querier, id string) (*execRow, error) 
 	return e, nil
 }
 
+// lockExecution loads an execution inside a transition's transaction and,
+// on PostgreSQL, locks its row until commit, so that concurrent
+// transitions of one execution (an answer and a cancel, two instances)
+// apply one after the other and the event log stays gap-free. SQLite's
+// single writer already serializes them.
+func (s *Service) lockExecution(ctx context.Context, tx *sql.Tx, id string) (*execRow, error) {
+	if s.db.Dialect != sqldb.Postgres {
+		return findExecution(ctx, tx, id)
+	}
+	e, err := scanExecution(tx.QueryRowContext(ctx, `SELECT `+executionColumns+` FROM executions WHERE id = $1 FOR UPDATE`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, combine.Errorf(combine.ENOTFOUND, "execution %q not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("lock execution: %w", err)
+	}
+	return e, nil
+}
+
 // saveExecution writes the mutable state of e.
 func saveExecution(ctx context.Context, tx *sql.Tx, e *execRow) error {
 	cur, err := jsonText(e.CurrentStep)

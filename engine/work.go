@@ -14,7 +14,7 @@ import (
 // advance is the start job: it picks up a pending execution.
 func (s *Service) advance(ctx context.Context, executionID string) error {
 	return s.withTx(ctx, executionID, func(tx *sql.Tx) error {
-		e, err := findExecution(ctx, tx, executionID)
+		e, err := s.lockExecution(ctx, tx, executionID)
 		if err != nil {
 			return err
 		}
@@ -102,7 +102,7 @@ func (s *Service) runStep(ctx context.Context, args workArgs, lastTry bool) erro
 
 // apply records a worker's result for an attempt in status from.
 func (s *Service) apply(ctx context.Context, tx *sql.Tx, wf *combine.Workflow, args workArgs, from string, out *combine.WorkResult) error {
-	e, err := findExecution(ctx, tx, args.ExecutionID)
+	e, err := s.lockExecution(ctx, tx, args.ExecutionID)
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ func (s *Service) storeDocument(ctx context.Context, tx *sql.Tx, wf *combine.Wor
 // was already settled.
 func (s *Service) failStep(ctx context.Context, args workArgs, reason string) error {
 	return s.withTx(ctx, args.ExecutionID, func(tx *sql.Tx) error {
-		e, err := findExecution(ctx, tx, args.ExecutionID)
+		e, err := s.lockExecution(ctx, tx, args.ExecutionID)
 		if err != nil || e.Status != combine.StatusRunning {
 			return err
 		}
