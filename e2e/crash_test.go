@@ -40,51 +40,52 @@ func TestCrashRecovery(t *testing.T) {
 	srv := env.startInstance("serve")
 	c := newClient(t, srv.URL, token)
 
-	const executions = 4
-	var ids []string
-	projects := map[string]string{}
-	for i := range executions {
-		project := fmt.Sprintf("crash-%d", i+1)
-		e := c.start(project)
-		ids = append(ids, e.ID)
-		projects[e.ID] = project
-	}
-
 	seed := time.Now().UnixNano()
 	t.Logf("kill schedule seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
-	p := &person{clients: []*client{c}}
-	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
-	driven := make(chan error, 1)
-	go func() { driven <- p.drive(ctx, ids) }()
 
-	kills := 0
-	var driveErr error
-	finished := false
-	for !finished {
-		select {
-		case driveErr = <-driven:
-			finished = true
-			continue
-		case <-time.After(time.Duration(50+rng.IntN(400)) * time.Millisecond):
+	// Rounds of executions until the server was killed at least ten times
+	// while executions were in flight.
+	const perRound = 4
+	var ids []string
+	projects := map[string]string{}
+	kills, actions := 0, 0
+	for round := 1; kills < 10; round++ {
+		if round > 6 {
+			t.Fatalf("only %d kills in %d rounds", kills, round-1)
 		}
-		if kills < 10 || rng.IntN(2) == 0 && kills < 25 {
-			srv.restart()
-			kills++
+		var batch []string
+		for i := range perRound {
+			project := fmt.Sprintf("crash-%d-%d", round, i+1)
+			e := c.start(project)
+			batch = append(batch, e.ID)
+			projects[e.ID] = project
 		}
-	}
-	if driveErr != nil {
-		t.Fatalf("driving the executions: %v (after %d kills)\nserver log:\n%s", driveErr, kills, srv.tail())
-	}
-	if kills < 10 {
-		// The run finished before ten kills: it must still survive them
-		// while nothing is left to do.
-		for ; kills < 10; kills++ {
-			srv.restart()
+		ids = append(ids, batch...)
+		p := &person{clients: []*client{c}}
+		driven := make(chan error, 1)
+		go func() { driven <- p.drive(ctx, batch) }()
+		var err error
+	run:
+		for {
+			select {
+			case err = <-driven:
+				break run
+			case <-time.After(time.Duration(20+rng.IntN(300)) * time.Millisecond):
+				if kills < 10 {
+					srv.restart()
+					kills++
+				}
+			}
 		}
+		if err != nil {
+			t.Fatalf("driving the executions: %v (after %d kills)\nserver log:\n%s", err, kills, srv.tail())
+		}
+		actions += p.Actions()
 	}
-	t.Logf("%d kills, %d actions accepted", kills, p.Actions())
+	t.Logf("%d kills during %d executions, %d actions accepted", kills, len(ids), actions)
 	for _, id := range ids {
 		checkCleanRun(t, c, id, projects[id])
 	}
