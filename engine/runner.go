@@ -114,9 +114,6 @@ func (s *Service) buildRunner() error {
 		// SQLite has one process by construction: poll the queue.
 		PollOnly: s.db.Dialect == sqldb.SQLite,
 	}
-	if s.db.Dialect == sqldb.Postgres {
-		cfg.FetchPollInterval = max(s.cfg.PollInterval, time.Second) // LISTEN wakes it sooner
-	}
 	client, err := river.NewClient(driver(s.db), cfg)
 	if err != nil {
 		return fmt.Errorf("engine: build runner: %w", err)
