@@ -153,8 +153,50 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.started = true
+	if s.db.Dialect == sqldb.Postgres {
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopRescue = cancel
+		s.rescueDone = make(chan struct{})
+		go s.rescueLoop(rctx)
+	}
 	s.mu.Unlock()
 	return nil
+}
+
+// rescueLoop makes the jobs of a dead instance available again once they
+// have been running longer than RescueAfter. River's own rescuer does the
+// same, but only every 30 s and only on the elected leader (which may be
+// the instance that died); checking every RescueAfter/4 on every instance
+// keeps the take-over close to RUNNER_RESCUE_AFTER. A live instance's job
+// ends (StepTimeout < RescueAfter) before it qualifies.
+func (s *Service) rescueLoop(ctx context.Context) {
+	defer close(s.rescueDone)
+	t := time.NewTicker(max(s.cfg.RescueAfter/4, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.rescueStuck(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.setErr(err)
+				s.logger.Warn("rescuing stuck jobs", "error", err)
+			} else if n > 0 {
+				s.logger.Info("rescued jobs of a stopped instance", "jobs", n)
+			}
+		}
+	}
+}
+
+func (s *Service) rescueStuck(ctx context.Context) (int64, error) {
+	res, err := s.db.W.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+		WHERE queue = $1 AND state = 'running' AND attempted_at < now() - make_interval(secs => $2)`,
+		queueName, s.cfg.RescueAfter.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("rescue stuck jobs: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // recoverOrphans makes the jobs left running by a killed process of this
@@ -179,11 +221,15 @@ func (s *Service) recoverOrphans(ctx context.Context) error {
 // first, in-flight worker calls are cancelled (their jobs are redelivered).
 func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	started := s.started
-	s.started = false
+	started, stopRescue, rescueDone := s.started, s.stopRescue, s.rescueDone
+	s.started, s.stopRescue = false, nil
 	s.mu.Unlock()
 	if !started {
 		return nil
+	}
+	if stopRescue != nil {
+		stopRescue()
+		<-rescueDone
 	}
 	err := s.river.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {

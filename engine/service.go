@@ -76,6 +76,10 @@ type Service struct {
 	inflight map[string]map[*context.CancelFunc]struct{}
 	lastErr  error
 	started  bool
+	// stopRescue ends the rescue loop (PostgreSQL); rescueDone is closed
+	// when it has.
+	stopRescue context.CancelFunc
+	rescueDone chan struct{}
 }
 
 var (
