@@ -55,8 +55,8 @@ func (instantWorker) Work(ctx context.Context, task *combine.Task) (*combine.Wor
 // BenchmarkEngine measures executions per second and step latency (from
 // step_started to step_completed, both stamped by the engine: queueing,
 // the worker call, QA and the transition) for the three-step workflow done
-// by an instant worker, with the runner settings `combine serve` uses by
-// default. One op is one execution.
+// by an instant worker, with the runner settings of `combine serve`
+// (RUNNER_* variables; their defaults when unset). One op is one execution.
 //
 //   - loaded: b.N executions are started at once; the clock stops when all
 //     completed (throughput; latency includes waiting in the queue).
@@ -107,11 +107,13 @@ func benchService(b *testing.B) *engine.Service {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defaults, err := config.Load(config.FromMap(map[string]string{}))
+	// The runner settings of `combine serve`: RUNNER_* from the
+	// environment, the defaults when unset.
+	cfg, err := config.Load(config.FromEnvironment())
 	if err != nil {
 		b.Fatal(err)
 	}
-	rc := defaults.Runner
+	rc := cfg.Runner
 	db := testdb.Open(b)
 	svc, err := engine.New(engine.Config{
 		DB: db, Workflows: wfs, Worker: instantWorker{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
