@@ -119,3 +119,51 @@ func TestNotifyCrossesConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNotifierReconnects: when the LISTEN connection is killed, the
+// notifier wakes every stream (notifications may have been missed) and
+// listens again, delivering later notifications.
+func TestNotifierReconnects(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("LISTEN/NOTIFY needs PostgreSQL (set " + testdb.EnvPostgres + ")")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	db := testdb.Open(t)
+	n := events.NewNotifier(db, discard())
+	n.Retry = 50 * time.Millisecond
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Stop(context.Background()) })
+	wake, cancel := n.Subscribe("exe_r")
+	defer cancel()
+	listening := func() bool { _, err := n.Check(ctx); return err == nil }
+	deadline := time.Now().Add(10 * time.Second)
+	for !listening() {
+		if time.Now().After(deadline) {
+			t.Fatal("notifier did not start listening")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	received(wake, 50*time.Millisecond)
+
+	var killed int
+	if err := db.R.QueryRowContext(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN%'`).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminating the listener: %d terminated, %v", killed, err)
+	}
+	if !received(wake, 5*time.Second) {
+		t.Fatal("streams were not woken after the listener reconnected")
+	}
+	if !listening() {
+		t.Fatal("notifier is not listening after the reconnection")
+	}
+	err := db.WithTx(ctx, func(tx *sql.Tx) error { return events.Notify(ctx, tx, db.Dialect, "exe_r") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !received(wake, 5*time.Second) {
+		t.Fatal("a notification after the reconnection was not delivered")
+	}
+}
