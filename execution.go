@@ -186,3 +186,42 @@ type ExecutionService interface {
 	// CancelExecution stops a non-terminal execution at once.
 	CancelExecution(ctx context.Context, id string) (*Execution, error)
 }
+
+// StepRun is the record of one step instance of an execution: its
+// attempts and gate counters, in the order they happened.
+type StepRun struct {
+	StepRef
+	// Status is running, completed, failed or cancelled.
+	Status         string        `json:"status"`
+	QAFailures     int           `json:"qa_failures"`
+	Rejections     int           `json:"rejections"`
+	Clarifications int           `json:"clarifications"`
+	Error          string        `json:"error,omitempty"`
+	Attempts       []StepAttempt `json:"attempts"`
+	CreatedAt      time.Time     `json:"created_at"`
+	UpdatedAt      time.Time     `json:"updated_at"`
+}
+
+// StepAttempt is one attempt of a step: who worked it, what it was asked
+// to address and how it ended (running, produced, waiting_input,
+// questions, qa_failed, document, accepted, rejected, failed, cancelled).
+type StepAttempt struct {
+	Attempt        int    `json:"attempt"`
+	IdempotencyKey string `json:"idempotency_key"`
+	Worker         string `json:"worker"`
+	Status         string `json:"status"`
+	// Problems are the QA problems that failed this attempt.
+	Problems []string `json:"problems,omitempty"`
+	// Feedback is what the attempt was asked to address.
+	Feedback   json.RawMessage `json:"feedback,omitempty"`
+	DocumentID string          `json:"document_id,omitempty"`
+	StartedAt  time.Time       `json:"started_at"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+}
+
+// StepService exposes the record of an execution's steps.
+type StepService interface {
+	// ListSteps returns the step runs of an execution in the order they
+	// started; ENOTFOUND for an unknown execution.
+	ListSteps(ctx context.Context, executionID string) ([]*StepRun, error)
+}

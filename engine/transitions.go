@@ -72,7 +72,7 @@ func (s *Service) newAttempt(ctx context.Context, tx *sql.Tx, e *execRow, run *s
 	run.Ref.Attempt = run.Attempts
 	a := &attempt{
 		ID: newID("att"), StepRunID: run.ID, ExecutionID: e.ID, Path: run.Ref.Path, Number: run.Attempts,
-		Key: attemptKey(e.ID, run.Ref.Path, run.Attempts), Status: attRunning, Feedback: fb,
+		Key: attemptKey(e.ID, run.Ref.Path, run.Attempts), Worker: s.worker.Name(), Status: attRunning, Feedback: fb,
 	}
 	if err := insertAttempt(ctx, tx, a, now); err != nil {
 		return err

@@ -16,6 +16,7 @@ func (s *Server) executionRoutes() []Route {
 		{Pattern: "POST /api/v1/workflows/{id}/executions", Access: RequirePermission(combine.PermWorkflowExecute), Handler: s.handleStartExecution},
 		{Pattern: "GET /api/v1/executions", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleListExecutions},
 		{Pattern: "GET /api/v1/executions/{id}", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleGetExecution},
+		{Pattern: "GET /api/v1/executions/{id}/steps", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleListSteps},
 		{Pattern: "POST /api/v1/executions/{id}/submissions", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleSubmitDocument},
 		{Pattern: "POST /api/v1/executions/{id}/clarification", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleAnswerClarification},
 		{Pattern: "POST /api/v1/executions/{id}/acceptance", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleDecideAcceptance},
@@ -187,5 +188,19 @@ func (s *Server) handleCancelExecution(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+// handleListSteps serves GET /api/v1/executions/{id}/steps: every step
+// instance with its attempts (worker, status, QA problems, feedback).
+func (s *Server) handleListSteps(w http.ResponseWriter, r *http.Request) error {
+	if s.Engine.Steps == nil {
+		return errors.New("step service is not wired")
+	}
+	steps, err := s.Engine.Steps.ListSteps(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"steps": steps})
 	return nil
 }

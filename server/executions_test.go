@@ -66,7 +66,7 @@ func newAPI(t *testing.T) *apiClient {
 	}
 	srv := server.New(cfg, logger, health.NewChecker("test", "development"), prometheus.NewRegistry())
 	srv.Authn = apiCallers
-	srv.Engine = server.EngineDeps{Workflows: wfs, Executions: svc, Documents: svc, Events: svc}
+	srv.Engine = server.EngineDeps{Workflows: wfs, Executions: svc, Documents: svc, Events: svc, Steps: svc}
 	h, err := srv.Handler()
 	if err != nil {
 		t.Fatal(err)
@@ -229,6 +229,27 @@ func TestExecutionAPI(t *testing.T) {
 	}
 	if code := c.do("admin", "POST", "/api/v1/executions/"+id+"/cancel", "", nil); code != 409 {
 		t.Fatalf("cancel of a completed execution = %d", code)
+	}
+
+	// The step record shows every attempt: the refused submission with its
+	// problems, then the accepted one.
+	var record struct {
+		Steps []combine.StepRun `json:"steps"`
+	}
+	if code := c.do("viewer", "GET", "/api/v1/executions/"+id+"/steps", "", &record); code != 200 || len(record.Steps) != 2 {
+		t.Fatalf("steps = %d %+v", code, record)
+	}
+	disc := record.Steps[0]
+	if disc.StepID != "discovery" || disc.Status != "completed" || disc.QAFailures != 1 || len(disc.Attempts) != 2 ||
+		disc.Attempts[0].Status != "qa_failed" || len(disc.Attempts[0].Problems) != 1 ||
+		disc.Attempts[1].Status != "document" || disc.Attempts[1].Worker != "user:usr_operator" || disc.Attempts[1].DocumentID == "" {
+		t.Fatalf("discovery record = %+v", disc)
+	}
+	if back := record.Steps[1]; back.Attempts[0].Status != "accepted" {
+		t.Fatalf("backlog record = %+v", back)
+	}
+	if code := c.do("viewer", "GET", "/api/v1/executions/exe_nope/steps", "", nil); code != 404 {
+		t.Fatalf("steps of an unknown execution = %d", code)
 	}
 }
 

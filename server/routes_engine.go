@@ -12,11 +12,13 @@ type EngineDeps struct {
 	Executions combine.ExecutionService
 	Documents  combine.DocumentService
 	Events     combine.EventService
+	Steps      combine.StepService
 
 	// EventWaker wakes event streams early (nil: they only poll).
 	EventWaker EventWaker
 	// EventPoll is how often a stream re-reads the log without a wake-up
-	// (500ms); EventKeepalive how often an idle stream sends a comment (15s).
+	// (default 500ms, 5s while the waker listens on PostgreSQL);
+	// EventKeepalive how often an idle stream sends a comment (15s).
 	EventPoll      time.Duration
 	EventKeepalive time.Duration
 }

@@ -35,7 +35,7 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 	if err != nil {
 		return err
 	}
-	srv.Engine.Executions, srv.Engine.Documents, srv.Engine.Events = svc, svc, svc
+	srv.Engine.Executions, srv.Engine.Documents, srv.Engine.Events, srv.Engine.Steps = svc, svc, svc, svc
 	srv.Engine.EventWaker = notifier
 	a.migrators = append(a.migrators, func(ctx context.Context) error { return engine.Migrate(ctx, a.db) })
 	// The notifier starts first and stops last, around the runner.
