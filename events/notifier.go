@@ -155,6 +155,14 @@ func (n *Notifier) Stop(ctx context.Context) error {
 	}
 }
 
+// Listening reports whether the LISTEN connection is up, so that every
+// instance's appends wake this process's streams.
+func (n *Notifier) Listening() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.listening
+}
+
 // Check reports whether the LISTEN connection is up (always healthy on
 // SQLite, where streams poll).
 func (n *Notifier) Check(ctx context.Context) (map[string]any, error) {

@@ -19,9 +19,17 @@ type EventWaker interface {
 	Subscribe(executionID string) (wake <-chan struct{}, cancel func())
 }
 
+// eventListener is an EventWaker that can say whether it receives every
+// instance's notifications (PostgreSQL LISTEN): streams then poll rarely.
+type eventListener interface {
+	Listening() bool
+}
+
 // Defaults of the event stream; EngineDeps may override them.
 const (
-	defaultEventPoll      = 500 * time.Millisecond
+	defaultEventPoll = 500 * time.Millisecond
+	// listeningEventPoll is the fallback poll while notifications arrive.
+	listeningEventPoll    = 5 * time.Second
 	defaultEventKeepalive = 15 * time.Second
 	// eventBatch is how many events one read of the log returns.
 	eventBatch = 200
@@ -74,15 +82,11 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 	st.printf("retry: %d\n\n", eventRetryMillis)
 	st.flush() // the client sees the stream open even before the first event
 
-	pollEvery := s.Engine.EventPoll
-	if pollEvery <= 0 {
-		pollEvery = defaultEventPoll
-	}
 	keepEvery := s.Engine.EventKeepalive
 	if keepEvery <= 0 {
 		keepEvery = defaultEventKeepalive
 	}
-	poll := time.NewTicker(pollEvery)
+	poll := time.NewTimer(s.eventPoll())
 	defer poll.Stop()
 	keep := time.NewTimer(keepEvery)
 	defer keep.Stop()
@@ -103,8 +107,11 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 		if st.err != nil {
 			return nil // the client went away
 		}
-		if len(batch) < eventBatch && !st.wait(r, s.shutdown, wake, poll.C, keep, keepEvery) {
-			return nil
+		if len(batch) < eventBatch {
+			poll.Reset(s.eventPoll())
+			if !st.wait(r, s.shutdown, wake, poll.C, keep, keepEvery) {
+				return nil
+			}
 		}
 		batch, err = s.Engine.Events.ListEvents(ctx, id, after, eventBatch)
 		if err != nil {
@@ -116,6 +123,20 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 			return nil // headers are sent; the client reconnects with Last-Event-ID
 		}
 	}
+}
+
+// eventPoll is how long a stream waits for a wake-up before it re-reads
+// the log anyway: EngineDeps.EventPoll when set; otherwise long while the
+// waker hears every instance's appends, short when it does not (SQLite,
+// or a PostgreSQL listener that is reconnecting).
+func (s *Server) eventPoll() time.Duration {
+	if s.Engine.EventPoll > 0 {
+		return s.Engine.EventPoll
+	}
+	if l, ok := s.Engine.EventWaker.(eventListener); ok && l.Listening() {
+		return listeningEventPoll
+	}
+	return defaultEventPoll
 }
 
 // resumePoint is the sequence number after which to stream: the
