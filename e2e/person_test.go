@@ -32,8 +32,8 @@ func (p *person) act(ctx context.Context, id string) (bool, error) {
 	p.next++
 	p.mu.Unlock()
 	status, b, err := c.call(ctx, "GET", "/api/v1/executions/"+id, nil)
-	if err != nil || status == http.StatusServiceUnavailable || status == http.StatusBadGateway {
-		return false, nil // the server is down or starting
+	if err != nil || status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		return false, nil // the server is down, starting or asks to slow down
 	}
 	if status != http.StatusOK {
 		return false, fmt.Errorf("GET execution %s: %d %s", id, status, b)
@@ -65,7 +65,7 @@ func (p *person) act(ctx context.Context, id string) (bool, error) {
 	}
 	status, b, err = c.call(ctx, "POST", "/api/v1/executions/"+id+path, body)
 	switch {
-	case err != nil, status == http.StatusOK, status == http.StatusConflict, status >= 500:
+	case err != nil, status == http.StatusOK, status == http.StatusConflict, status == http.StatusTooManyRequests, status >= 500:
 		// Down, done, or overtaken: the next look tells which. A request
 		// cut by a kill either committed entirely or not at all.
 		if err == nil && status == http.StatusOK {
