@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,7 +50,14 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	exe, err := s.Engine.Executions.FindExecution(ctx, id)
+	execs, err := s.executions()
+	if err != nil {
+		return err
+	}
+	if s.Engine.Events == nil {
+		return errors.New("event service is not wired")
+	}
+	exe, err := execs.FindExecution(ctx, id)
 	if err != nil {
 		return err
 	}
