@@ -436,7 +436,7 @@ func Load(src Source) (*Config, error) {
 		Concurrency:  l.integer("RUNNER_CONCURRENCY", 10, 1, 1000),
 		StepTimeout:  l.duration("RUNNER_STEP_TIMEOUT", 20*time.Second, time.Second, 24*time.Hour),
 		RescueAfter:  l.duration("RUNNER_RESCUE_AFTER", 30*time.Second, 2*time.Second, 48*time.Hour),
-		PollInterval: l.duration("RUNNER_POLL_INTERVAL", 100*time.Millisecond, 5*time.Millisecond, time.Minute),
+		PollInterval: l.duration("RUNNER_POLL_INTERVAL", 20*time.Millisecond, 5*time.Millisecond, time.Minute),
 	}
 	if c.Runner.RescueAfter <= c.Runner.StepTimeout {
 		l.fail("RUNNER_RESCUE_AFTER", "%s must be longer than RUNNER_STEP_TIMEOUT (%s), or running steps would be taken over", c.Runner.RescueAfter, c.Runner.StepTimeout)

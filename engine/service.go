@@ -41,7 +41,7 @@ type Config struct {
 	// RescueAfter is how long a job may stay running before another
 	// instance takes it over (30s); must exceed StepTimeout.
 	RescueAfter time.Duration
-	// PollInterval is how often the queue is polled for jobs (200ms).
+	// PollInterval is how often the queue is polled for jobs (20ms).
 	PollInterval time.Duration
 	// RetryDelay is the base of the backoff after a worker error (1s).
 	RetryDelay time.Duration
@@ -108,7 +108,7 @@ func New(cfg Config) (*Service, error) {
 	cfg.MaxClarifications = defaultInt(cfg.MaxClarifications, 3)
 	cfg.StepTimeout = defaultDur(cfg.StepTimeout, 20*time.Second)
 	cfg.RescueAfter = defaultDur(cfg.RescueAfter, 30*time.Second)
-	cfg.PollInterval = defaultDur(cfg.PollInterval, 200*time.Millisecond)
+	cfg.PollInterval = defaultDur(cfg.PollInterval, 20*time.Millisecond)
 	cfg.CancelPoll = defaultDur(cfg.CancelPoll, 500*time.Millisecond)
 	cfg.RetryDelay = defaultDur(cfg.RetryDelay, time.Second)
 	if cfg.RescueAfter <= cfg.StepTimeout {
