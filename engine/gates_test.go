@@ -267,3 +267,78 @@ func TestWorkerErrorsAreRetriedThenFailTheStep(t *testing.T) {
 		t.Fatalf("error = %q", e.Error)
 	}
 }
+
+// TestIterationTasksCarryTheirContext checks what a nested step reads:
+// the latest accepted input of its own epic and the story it is on.
+func TestIterationTasksCarryTheirContext(t *testing.T) {
+	t.Parallel()
+	w := &funcWorker{fn: func(ctx context.Context, t *combine.Task) (*combine.WorkResult, error) {
+		content := fmt.Sprintf(`{"title": %q, "epics": [{"id": "E1", "name": "one"}, {"id": "E2", "name": "two"}],
+			"stories": [{"id": "S1", "name": "first"}, {"id": "S2", "name": "second"}]}`, t.Step.Path)
+		return &combine.WorkResult{Document: &combine.Submission{Content: json.RawMessage(content)}}, nil
+	}}
+	h := newHarness(t, w)
+	id := h.start("").ID
+	for {
+		e := h.wait(id, combine.StatusWaitingAcceptance, combine.StatusCompleted)
+		if e.Status == combine.StatusCompleted {
+			break
+		}
+		if _, err := h.svc.DecideAcceptance(admin, id, combine.Decision{Accepted: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var notes *combine.Task
+	for _, task := range w.tasks() {
+		if task.Step.Path == "per_epic[E2]/per_story[S1]/notes" {
+			notes = task
+		}
+	}
+	if notes == nil {
+		t.Fatal("the notes step of E2/S1 never ran")
+	}
+	var item struct{ ID, Name string }
+	if err := json.Unmarshal(notes.ContextItem, &item); err != nil || item.ID != "S1" || item.Name != "first" {
+		t.Fatalf("context item = %s", notes.ContextItem)
+	}
+	if len(notes.Inputs) != 1 || notes.Inputs[0].DocumentType != "story_backlog" || notes.Inputs[0].ScopeID != "epic:E2" {
+		t.Fatalf("inputs = %+v", notes.Inputs)
+	}
+	if got := notes.Step.Items; len(got) != 2 || got[0].ScopeID != "epic:E2" || got[1].ScopeID != "epic:E2/story:S1" {
+		t.Fatalf("items = %+v", got)
+	}
+}
+
+func TestRejectionsAreBounded(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil, func(c *engineConfig) { c.MaxRejections = 2 })
+	pm := as("usr_pm", "operator", "pm")
+	e := h.waitStep(h.start("").ID, combine.StatusWaitingInput, "discovery")
+	if _, err := h.svc.SubmitDocument(pm, e.ID, doc("d")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		e = h.waitStep(e.ID, combine.StatusWaitingInput, "backlog")
+		if _, err := h.svc.SubmitDocument(pm, e.ID, doc(fmt.Sprint("b", i), "epics", `[]`)); err != nil {
+			t.Fatal(err)
+		}
+		e = h.waitStep(e.ID, combine.StatusWaitingAcceptance, "backlog")
+		if e.Pending.DocumentVersion != i+1 {
+			t.Fatalf("version = %d, want %d", e.Pending.DocumentVersion, i+1)
+		}
+		if _, err := h.svc.DecideAcceptance(pm, e.ID, combine.Decision{Comment: "not yet"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e = h.wait(e.ID, combine.StatusFailed)
+	if !strings.Contains(e.Error, "rejected 3 times") {
+		t.Fatalf("error = %q", e.Error)
+	}
+	var decisions int
+	if err := h.db.R.QueryRow(`SELECT COUNT(*) FROM acceptance_decisions WHERE execution_id = $1 AND NOT accepted AND decided_by = 'usr_pm'`, e.ID).Scan(&decisions); err != nil {
+		t.Fatal(err)
+	}
+	if decisions != 3 {
+		t.Fatalf("recorded %d rejections, want 3", decisions)
+	}
+}

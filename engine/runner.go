@@ -61,7 +61,8 @@ type advanceWorker struct {
 	s *Service
 }
 
-func (w *advanceWorker) Timeout(*river.Job[advanceArgs]) time.Duration { return 30 * time.Second }
+// Timeout keeps every job kind inside the rescue window.
+func (w *advanceWorker) Timeout(*river.Job[advanceArgs]) time.Duration { return w.s.cfg.StepTimeout }
 
 func (w *advanceWorker) Work(ctx context.Context, job *river.Job[advanceArgs]) error {
 	err := w.s.advance(ctx, job.Args.ExecutionID)
