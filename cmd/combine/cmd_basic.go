@@ -138,6 +138,7 @@ func runMigrate(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer a.close()
+	a.addEngineMigrations()
 	v, err := a.migrate(ctx)
 	if err != nil {
 		return err

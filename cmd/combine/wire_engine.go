@@ -37,7 +37,7 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 	}
 	srv.Engine.Executions, srv.Engine.Documents, srv.Engine.Events, srv.Engine.Steps = svc, svc, svc, svc
 	srv.Engine.EventWaker = notifier
-	a.migrators = append(a.migrators, func(ctx context.Context) error { return engine.Migrate(ctx, a.db) })
+	a.addEngineMigrations()
 	// The notifier starts first and stops last, around the runner.
 	a.background = append(a.background, notifier, svc)
 	a.health.Register(health.Component{Name: "runner", Check: svc.Health})
@@ -57,4 +57,10 @@ func runnerInstanceID(configured, addr string) string {
 		return host + ":" + port
 	}
 	return host
+}
+
+// addEngineMigrations registers the job queue's own migrations (River's
+// tables), applied after the schema by serve and by combine migrate.
+func (a *app) addEngineMigrations() {
+	a.migrators = append(a.migrators, func(ctx context.Context) error { return engine.Migrate(ctx, a.db) })
 }
