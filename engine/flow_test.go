@@ -132,6 +132,21 @@ func TestPeopleRunTheWholeWorkflow(t *testing.T) {
 	if evs[0] != combine.EventExecutionStarted || evs[len(evs)-1] != combine.EventExecutionCompleted {
 		t.Fatalf("events = %v", evs)
 	}
+	metrics, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := map[string]float64{}
+	for _, mf := range metrics {
+		if mf.GetName() == "combine_engine_events_total" {
+			for _, m := range mf.GetMetric() {
+				counted[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if counted[combine.EventExecutionCompleted] != 1 || counted[combine.EventInputNeeded] != 10 {
+		t.Fatalf("event metrics = %v", counted)
+	}
 	// A finished execution refuses every action with 409.
 	_, err = h.svc.SubmitDocument(op, e.ID, doc("late"))
 	wantCode(t, err, combine.ECONFLICT)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/engine"
 	"github.com/thecombine/combine/engine/enginetest"
@@ -42,6 +44,7 @@ func (w *funcWorker) tasks() []*combine.Task {
 
 type harness struct {
 	t   *testing.T
+	reg *prometheus.Registry
 	db  *sqldb.DB
 	svc *engine.Service
 	wfs *enginetest.Workflows
@@ -57,8 +60,9 @@ func newHarness(t *testing.T, worker combine.Worker, mod ...func(*engineConfig))
 		t.Fatal(err)
 	}
 	wfs := enginetest.NewWorkflows(t)
+	reg := prometheus.NewRegistry()
 	cfg := engine.Config{
-		DB: db, Workflows: wfs, Worker: worker, InstanceID: "test",
+		DB: db, Workflows: wfs, Worker: worker, InstanceID: "test", Registerer: reg,
 		Logger:       discardLogger(),
 		PollInterval: 20 * time.Millisecond, CancelPoll: 50 * time.Millisecond,
 	}
@@ -77,7 +81,7 @@ func newHarness(t *testing.T, worker combine.Worker, mod ...func(*engineConfig))
 		defer cancel()
 		_ = svc.Stop(sctx)
 	})
-	return &harness{t: t, db: db, svc: svc, wfs: wfs}
+	return &harness{t: t, db: db, svc: svc, wfs: wfs, reg: reg}
 }
 
 // as returns a context authenticated as a user with roles.

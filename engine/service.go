@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"github.com/thecombine/combine"
@@ -56,6 +57,9 @@ type Config struct {
 	MaxRejections     int
 	MaxClarifications int
 
+	// Registerer receives the engine's metrics (none when nil).
+	Registerer prometheus.Registerer
+
 	// OnEvent is called after a transaction that appended events of
 	// executionID commits (wakes event streams in this process).
 	OnEvent func(executionID string)
@@ -71,6 +75,9 @@ type Service struct {
 	logger *slog.Logger
 	now    func() time.Time
 	river  *river.Client[*sql.Tx]
+	met    *metrics
+	// txEvents holds the event types of open transactions for metrics.
+	txEvents txEvents
 
 	mu       sync.Mutex
 	inflight map[string]map[*context.CancelFunc]struct{}
@@ -116,7 +123,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, db: cfg.DB, wfs: cfg.Workflows, worker: cfg.Worker, logger: cfg.Logger, now: cfg.Now,
-		inflight: map[string]map[*context.CancelFunc]struct{}{},
+		inflight: map[string]map[*context.CancelFunc]struct{}{}, met: newMetrics(cfg.Registerer),
 	}
 	if err := s.buildRunner(); err != nil {
 		return nil, err
@@ -141,8 +148,17 @@ func defaultDur(v, d time.Duration) time.Duration {
 // withTx runs fn in one transaction that changes executionID, and wakes
 // its event streams after commit.
 func (s *Service) withTx(ctx context.Context, executionID string, fn func(tx *sql.Tx) error) error {
-	if err := s.db.WithTx(ctx, fn); err != nil {
+	var types []string
+	err := s.db.WithTx(ctx, func(tx *sql.Tx) error {
+		err := fn(tx)
+		types = s.txEvents.take(tx)
 		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, t := range types {
+		s.met.events.WithLabelValues(t).Inc()
 	}
 	if s.cfg.OnEvent != nil {
 		s.cfg.OnEvent(executionID)

@@ -165,6 +165,7 @@ func (s *Service) appendEvent(ctx context.Context, tx *sql.Tx, e *execRow, typ s
 		VALUES ($1, $2, $3, $4, $5)`, e.ID, e.LastSeq, typ, string(b), sqldb.Time(s.now())); err != nil {
 		return fmt.Errorf("append event %s: %w", typ, err)
 	}
+	s.txEvents.note(tx, typ)
 	return events.Notify(ctx, tx, s.db.Dialect, e.ID)
 }
 

@@ -61,9 +61,11 @@ func (s *Service) runStep(ctx context.Context, args workArgs, lastTry bool) erro
 			return err
 		}
 		wctx, done := s.watch(ctx, e.ID)
+		began := s.now()
 		res, err := s.worker.Work(wctx, task)
 		cancelled := wctx.Err() != nil && ctx.Err() == nil
 		done()
+		s.met.observeWorker(s.worker.Name(), outcomeOf(res, err, cancelled), s.now().Sub(began))
 		if err != nil || res == nil {
 			if cancelled {
 				return nil // the execution was cancelled: nothing to apply
@@ -318,4 +320,19 @@ func (s *Service) cancelInflight(executionID string) {
 	for c := range s.inflight[executionID] {
 		(*c)()
 	}
+}
+
+// outcomeOf labels a worker call for the metrics.
+func outcomeOf(res *combine.WorkResult, err error, cancelled bool) string {
+	switch {
+	case cancelled:
+		return "cancelled"
+	case err != nil || res == nil:
+		return "error"
+	case res.AwaitPerson:
+		return "person"
+	case len(res.Questions) > 0:
+		return "questions"
+	}
+	return "document"
 }
