@@ -9,11 +9,14 @@ import (
 // (Provider, ProviderID) — the issuer and subject of their identity
 // provider — and never matched on email alone.
 type User struct {
-	ID          string    `json:"user_id"`
-	Email       string    `json:"email"`
-	Name        string    `json:"name"`
-	Provider    string    `json:"provider"`
-	ProviderID  string    `json:"provider_id"`
+	ID         string `json:"user_id"`
+	Email      string `json:"email"`
+	Name       string `json:"name"`
+	Provider   string `json:"provider"`
+	ProviderID string `json:"provider_id"`
+	// Issuer is the identity provider's issuer; with ProviderID (the
+	// subject) it is the user's identity. "local" for provisioned users.
+	Issuer      string    `json:"issuer,omitempty"`
 	Roles       []string  `json:"roles"`
 	Disabled    bool      `json:"disabled"`
 	CreatedAt   time.Time `json:"created_at"`

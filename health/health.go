@@ -8,6 +8,8 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +29,22 @@ type CheckFunc func(ctx context.Context) (details map[string]any, err error)
 
 // ErrDegraded marks a component that works but not fully.
 var ErrDegraded = errors.New("degraded")
+
+// PublicError is an error whose message may be shown on the public /health
+// page. Other errors appear there only as "check failed" (the log has the
+// cause), because driver errors can name hosts, users and databases.
+type PublicError struct{ Err error }
+
+// Error implements error.
+func (e *PublicError) Error() string { return e.Err.Error() }
+
+// Unwrap exposes the cause (e.g. ErrDegraded).
+func (e *PublicError) Unwrap() error { return e.Err }
+
+// Publicf returns a PublicError with a formatted message (%w allowed).
+func Publicf(format string, args ...any) error {
+	return &PublicError{Err: fmt.Errorf(format, args...)}
+}
 
 // Component is a registered check.
 type Component struct {
@@ -62,6 +80,8 @@ type Checker struct {
 	Version     string
 	Environment string
 	Now         func() time.Time
+	// Logger, when set, receives the cause of every failed check.
+	Logger *slog.Logger
 
 	mu         sync.RWMutex
 	components []Component
@@ -101,7 +121,7 @@ func (c *Checker) Check(ctx context.Context) Report {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = run(ctx, comp)
+			results[i] = c.run(ctx, comp)
 		}()
 	}
 	wg.Wait()
@@ -128,7 +148,8 @@ func (c *Checker) Check(ctx context.Context) Report {
 }
 
 // Ready reports whether the service should receive traffic: not draining
-// and every critical component healthy.
+// and every critical component healthy. The critical checks run
+// concurrently, so the probe answers within the longest check timeout.
 func (c *Checker) Ready(ctx context.Context) bool {
 	if c.Draining() {
 		return false
@@ -141,17 +162,22 @@ func (c *Checker) Ready(ctx context.Context) bool {
 		}
 	}
 	c.mu.RUnlock()
+	var failed atomic.Bool
+	var wg sync.WaitGroup
 	for _, comp := range crit {
-		if run(ctx, comp).Status == Unhealthy {
-			return false
-		}
+		wg.Go(func() {
+			if c.run(ctx, comp).Status == Unhealthy {
+				failed.Store(true)
+			}
+		})
 	}
-	return true
+	wg.Wait()
+	return !failed.Load()
 }
 
 // run executes one check under its timeout. The check runs in its own
 // goroutine so that a check ignoring its context still cannot hang us.
-func run(ctx context.Context, comp Component) ComponentReport {
+func (c *Checker) run(ctx context.Context, comp Component) ComponentReport {
 	ctx, cancel := context.WithTimeout(ctx, comp.Timeout)
 	defer cancel()
 	type outcome struct {
@@ -168,7 +194,7 @@ func run(ctx context.Context, comp Component) ComponentReport {
 	select {
 	case o = <-done:
 	case <-ctx.Done():
-		o.err = errors.New("check timed out after " + comp.Timeout.String())
+		o.err = Publicf("check timed out after %s", comp.Timeout)
 	}
 	r := ComponentReport{
 		Status:    Healthy,
@@ -181,7 +207,14 @@ func run(ctx context.Context, comp Component) ComponentReport {
 		if errors.Is(o.err, ErrDegraded) {
 			r.Status = Degraded
 		}
-		r.Error = o.err.Error()
+		r.Error = "check failed (see the server log)"
+		var pe *PublicError
+		if errors.As(o.err, &pe) {
+			r.Error = pe.Error()
+		}
+		if c.Logger != nil {
+			c.Logger.WarnContext(ctx, "health check failed", "component", comp.Name, "status", r.Status, "error", o.err.Error())
+		}
 	}
 	return r
 }

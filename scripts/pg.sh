@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL for tests: `scripts/pg.sh start` prints the admin URL
-# of a fresh server on 127.0.0.1 (data in a temp dir, fsync off);
-# `scripts/pg.sh stop DIR` stops it and removes the data.
+# Throwaway PostgreSQL for tests: `scripts/pg.sh start` prints the data
+# directory and admin URL of a fresh server on 127.0.0.1 (fsync off);
+# `scripts/pg.sh stop DIR` stops it and removes the data. For outage tests:
+# `halt DIR` stops the server keeping its data, `resume DIR` starts it
+# again on the same port, `freeze DIR` / `thaw DIR` send SIGSTOP / SIGCONT
+# to its processes (a hung database).
 set -euo pipefail
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+# The newest installed server (Debian puts each major version in its own dir).
+PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 
 start() {
 	local port=${PGPORT_TEST:-$((20000 + RANDOM % 20000))}
 	local dir
 	dir=$(mktemp -d /tmp/combine-pg.XXXXXX)
+	echo "$port" >"$dir/port"
 	local as=()
 	if [ "$(id -u)" = 0 ]; then
 		chown postgres:postgres "$dir"
@@ -17,11 +22,37 @@ start() {
 	(
 		cd "$dir"
 		"${as[@]}" "$PGBIN/initdb" -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1
-		"${as[@]}" "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+	) || { cat "$dir"/*.log >&2; exit 1; }
+	resume "$dir"
+	echo "$dir postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+}
+
+runas() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+resume() {
+	local dir=$1 port
+	port=$(cat "$dir/port")
+	(
+		cd "$dir"
+		runas "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
 			-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
 			start >/dev/null
 	) || { cat "$dir"/*.log >&2; exit 1; }
-	echo "$dir postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+}
+
+halt() {
+	local dir=$1
+	(cd "$dir" && runas "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null)
+}
+
+# signal sends $2 to the postmaster of DIR and to its children (the
+# backends and auxiliary processes), by process id.
+signal() {
+	local dir=$1 sig=$2 pid
+	pid=$(head -n 1 "$dir/data/postmaster.pid")
+	kill "-$sig" "$pid" $(pgrep -P "$pid")
 }
 
 stop() {
@@ -35,5 +66,9 @@ stop() {
 case "${1:-}" in
 start) start ;;
 stop) stop "$2" ;;
-*) echo "usage: $0 start | stop DIR" >&2; exit 2 ;;
+halt) halt "$2" ;;
+resume) resume "$2" ;;
+freeze) signal "$2" STOP ;;
+thaw) signal "$2" CONT ;;
+*) echo "usage: $0 start | stop DIR | halt DIR | resume DIR | freeze DIR | thaw DIR" >&2; exit 2 ;;
 esac

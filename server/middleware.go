@@ -21,6 +21,10 @@ import (
 // reqInfo is filled while a request is served and read by the access log.
 type reqInfo struct {
 	auth *combine.AuthContext
+	// route is the matched route pattern, the metrics label.
+	route string
+	// secretPath hides the raw path from the access log.
+	secretPath bool
 }
 
 type reqInfoKey struct{}
@@ -99,22 +103,30 @@ func (s *Server) observe(next http.Handler) http.Handler {
 
 		sw := &statusWriter{ResponseWriter: w}
 		s.metrics.inFlight.Inc()
-		next.ServeHTTP(sw, r)
-		s.metrics.inFlight.Dec()
+		func() {
+			defer s.metrics.inFlight.Dec()
+			next.ServeHTTP(sw, r)
+		}()
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		route := r.Pattern
-		if route == "" || route == "/api/" {
+		// Label by the route table's pattern, never the raw path (ids would
+		// make a series each); whatever no route matched is "unmatched".
+		route := info.route
+		if route == "" {
 			route = "unmatched"
 		}
 		dur := time.Since(start)
-		s.metrics.observe(r.Method, route, sw.status, dur)
+		s.metrics.observe(metricMethod(r.Method), route, sw.status, dur)
 
+		path := logPath(r.URL.Path)
+		if info.secretPath {
+			path = route
+		}
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", path),
 			slog.String("route", route),
 			slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(dur.Microseconds())/1000),
@@ -131,11 +143,25 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 		}
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		switch {
+		case sw.status >= 500:
 			level = slog.LevelError
+		case quietRoutes[route]:
+			// Probes and scrapes arrive every few seconds: keep them out of
+			// the INFO log unless they fail.
+			level = slog.LevelDebug
 		}
 		s.logger.LogAttrs(ctx, level, "request", attrs...)
 	})
+}
+
+// logPath hides the secret of a sign-in link (/auth/link/{secret}), which
+// would otherwise reach the access log.
+func logPath(p string) string {
+	if strings.HasPrefix(p, "/auth/link/") {
+		return "/auth/link/{secret}"
+	}
+	return p
 }
 
 func remoteAddr(r *http.Request) netip.Addr {
@@ -246,4 +272,19 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// metricMethod keeps client-chosen method names out of metric labels.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// quietRoutes are logged at DEBUG when they succeed.
+var quietRoutes = map[string]bool{
+	"GET /health": true, "GET /health/live": true, "GET /health/ready": true, "GET /metrics": true,
 }

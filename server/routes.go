@@ -88,6 +88,9 @@ type Route struct {
 	// Stream marks long-lived responses (Server-Sent Events) that are
 	// exempt from the write timeout.
 	Stream bool
+	// SecretPath marks a path that carries a secret (e.g. a one-time
+	// sign-in token): the access log shows the pattern instead of the path.
+	SecretPath bool
 }
 
 // Routes returns the whole route table: every endpoint with the access it

@@ -7,9 +7,11 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -56,6 +58,22 @@ type Server struct {
 	// shutdown is closed when the server begins to shut down, so that
 	// long-lived streams end and let the drain complete.
 	shutdown chan struct{}
+
+	// Timeouts are the http.Server's limits (see DefaultTimeouts).
+	Timeouts Timeouts
+}
+
+// Timeouts bound how long a client may take; Stream routes are exempt
+// from ReadTimeout and WriteTimeout.
+type Timeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+	MaxHeaderBytes                int
+}
+
+// DefaultTimeouts are the limits New sets.
+func DefaultTimeouts() Timeouts {
+	return Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 60 * time.Second,
+		Idle: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 }
 
 // New returns a server. Call AddModule for each feature area, then Handler
@@ -67,6 +85,7 @@ func New(cfg *config.Config, logger *slog.Logger, checker *health.Checker, reg *
 		health:   checker,
 		metrics:  newMetrics(reg),
 		shutdown: make(chan struct{}),
+		Timeouts: DefaultTimeouts(),
 	}
 	s.SetGatherer(reg)
 	return s
@@ -112,6 +131,13 @@ func (s *Server) Handler() (http.Handler, error) {
 	s.mux = mux
 
 	cop := http.NewCrossOriginProtection()
+	// Behind a proxy that rewrites Host, the browser's Origin is still the
+	// public one: trust it explicitly.
+	if u, err := url.Parse(s.cfg.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		if err := cop.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			return nil, fmt.Errorf("PUBLIC_URL as trusted origin: %w", err)
+		}
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, combine.Errorf(combine.EFORBIDDEN, "cross-origin request refused"))
 	}))
@@ -127,8 +153,12 @@ func (s *Server) Handler() (http.Handler, error) {
 // wrap turns a route into an http.Handler that enforces its access.
 func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info := infoFrom(r.Context()); info != nil {
+			info.route, info.secretPath = rt.Pattern, rt.SecretPath
+		}
 		if rt.Stream {
-			// Streams outlive the server's write timeout by design.
+			// Streams outlive the server's write timeout by design (net/http
+			// already clears the read deadline once the request is read).
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		}
 		if rt.Access.Kind != AccessPublic {
@@ -231,11 +261,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.srv = &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: s.Timeouts.ReadHeader,
+		ReadTimeout:       s.Timeouts.Read,
+		WriteTimeout:      s.Timeouts.Write,
+		IdleTimeout:       s.Timeouts.Idle,
+		MaxHeaderBytes:    s.Timeouts.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

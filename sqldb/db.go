@@ -13,6 +13,8 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -53,6 +55,9 @@ func Open(ctx context.Context, databaseURL string, poolSize int) (*DB, error) {
 	}
 	switch u.Scheme {
 	case "sqlite":
+		if u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("sqlite URL %q: query parameters are not supported (pragmas are set by the server)", databaseURL)
+		}
 		return openSQLite(ctx, sqlitePath(u), poolSize)
 	case "postgres", "postgresql":
 		return openPostgres(ctx, databaseURL, poolSize)
@@ -74,6 +79,12 @@ func sqlitePath(u *url.URL) string {
 }
 
 func openSQLite(ctx context.Context, path string, poolSize int) (*DB, error) {
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("open sqlite %s: directory %s does not exist", path, filepath.Dir(path))
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open sqlite %s: the path must not contain ? or #", path)
+	}
 	const pragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	w, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&"+pragmas+"&_txlock=immediate")
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"strconv"
+	"strings"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -24,7 +26,9 @@ func (db *DB) provider() (*goose.Provider, error) {
 	}
 	var opts []goose.ProviderOption
 	if db.Dialect == Postgres {
-		locker, err := lock.NewPostgresSessionLocker()
+		// Poll for the advisory lock every second for up to 5 minutes (the
+		// default polls every 5 s, which slows every instance but the first).
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return nil, err
 		}
@@ -38,12 +42,20 @@ func (db *DB) provider() (*goose.Provider, error) {
 }
 
 // Migrate applies every pending migration and returns the schema version.
-// It is idempotent. On PostgreSQL goose takes an advisory lock so that
-// instances starting together do not race.
+// It is idempotent. Instances starting together do not race: on
+// PostgreSQL goose holds an advisory lock, on SQLite a file lock beside
+// the database serializes the processes sharing the file.
 func (db *DB) Migrate(ctx context.Context) (int64, error) {
 	p, err := db.provider()
 	if err != nil {
 		return 0, err
+	}
+	if db.Dialect == SQLite {
+		unlock, err := lockFile(ctx, db.Path+".migrate-lock")
+		if err != nil {
+			return 0, err
+		}
+		defer unlock()
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return 0, fmt.Errorf("apply migrations: %w", err)
@@ -52,19 +64,35 @@ func (db *DB) Migrate(ctx context.Context) (int64, error) {
 }
 
 // SchemaVersion returns the applied schema version and the newest version
-// this binary knows.
+// this binary knows. It reads through R with one query, so that a health
+// probe never waits for SQLite's single writer connection.
 func (db *DB) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
-	p, err := db.provider()
+	latest, err = LatestVersion()
 	if err != nil {
 		return 0, 0, err
 	}
-	current, err = p.GetDBVersion(ctx)
+	err = db.R.QueryRowContext(ctx,
+		"SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied").Scan(&current)
 	if err != nil {
 		return 0, 0, fmt.Errorf("schema version: %w", err)
 	}
-	srcs := p.ListSources()
-	if len(srcs) > 0 {
-		latest = srcs[len(srcs)-1].Version
-	}
 	return current, latest, nil
+}
+
+// LatestVersion is the version of the newest embedded migration.
+func LatestVersion() (int64, error) {
+	entries, err := fs.ReadDir(migrations, "migrations")
+	if err != nil {
+		return 0, fmt.Errorf("list migrations: %w", err)
+	}
+	var latest int64
+	for _, e := range entries {
+		num, _, _ := strings.Cut(e.Name(), "_")
+		v, err := strconv.ParseInt(num, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("migration %s: name must start with its number", e.Name())
+		}
+		latest = max(latest, v)
+	}
+	return latest, nil
 }

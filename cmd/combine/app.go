@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/config"
 	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/identity"
 	"github.com/thecombine/combine/sqldb"
 )
 
@@ -30,6 +30,9 @@ type app struct {
 	db     *sqldb.DB
 	health *health.Checker
 	reg    *prometheus.Registry
+
+	// identity is the identity service, set by wireIdentity.
+	identity *identity.Service
 
 	// migrators run after the schema migrations (e.g. the job queue's own).
 	migrators  []func(ctx context.Context) error
@@ -60,6 +63,7 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, servi
 		health: health.NewChecker(combine.Version, cfg.Environment),
 		reg:    prometheus.NewRegistry(),
 	}
+	a.health.Logger = logger
 	if serving {
 		a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -87,28 +91,10 @@ func (a *app) close() {
 	}
 }
 
-// registerHealth adds the foundation's components: the database (critical:
-// readiness fails without it) and the schema migrations.
+// registerHealth adds the foundation's components: the database and the
+// schema migrations.
 func (a *app) registerHealth() {
-	a.health.Register(health.Component{
-		Name:     "database",
-		Critical: true,
-		Check: func(ctx context.Context) (map[string]any, error) {
-			return map[string]any{"dialect": string(a.db.Dialect)}, a.db.Ping(ctx)
-		},
-	})
-	a.health.Register(health.Component{
-		Name: "migrations",
-		Check: func(ctx context.Context) (map[string]any, error) {
-			cur, latest, err := a.db.SchemaVersion(ctx)
-			if err != nil {
-				return nil, err
-			}
-			d := map[string]any{"version": cur, "latest": latest}
-			if cur < latest {
-				return d, fmt.Errorf("%w: schema version %d is behind %d; run combine migrate", health.ErrDegraded, cur, latest)
-			}
-			return d, nil
-		},
-	})
+	for _, c := range health.Database(a.db) {
+		a.health.Register(c)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -45,8 +46,15 @@ func runConfig(ctx context.Context, env *cliEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || fs.Arg(0) != "check" {
+	if fs.NArg() == 0 || fs.Arg(0) != "check" {
 		return usagef("expected `config check`")
+	}
+	check := newFlagSet(env, "config check", "config check  (validates the environment; exit 1 listing every problem)")
+	if err := parseFlags(check, fs.Args()[1:]); err != nil {
+		return err
+	}
+	if check.NArg() > 0 {
+		return usagef("unexpected argument %q", check.Arg(0))
 	}
 	cfg, err := loadConfig(env)
 	if err != nil {
@@ -87,16 +95,7 @@ func runHealthcheck(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	target := fs.Arg(0)
 	if target == "" {
-		port := os.Getenv("PORT")
-		if port == "" {
-			port = "8000"
-		}
-		if addr := os.Getenv("ADDR"); addr != "" {
-			if i := strings.LastIndex(addr, ":"); i >= 0 {
-				port = addr[i+1:]
-			}
-		}
-		target = "http://127.0.0.1:" + port + "/health/ready"
+		target = defaultHealthURL()
 	} else if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
 		return usagef("URL %q must start with http:// or https://", target)
 	}
@@ -118,6 +117,24 @@ func runHealthcheck(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "healthy: %s answered %d\n", target, resp.StatusCode)
 	return nil
+}
+
+// defaultHealthURL is this server's readiness URL from ADDR or PORT: the
+// listen host when ADDR names one, loopback otherwise.
+func defaultHealthURL() string {
+	host, port := "127.0.0.1", os.Getenv("PORT")
+	if port == "" {
+		port = "8000"
+	}
+	if addr := os.Getenv("ADDR"); addr != "" {
+		if h, p, err := net.SplitHostPort(addr); err == nil {
+			port = p
+			if h != "" && h != "0.0.0.0" && h != "::" {
+				host = h
+			}
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/health/ready"
 }
 
 func runMigrate(ctx context.Context, env *cliEnv, args []string) error {

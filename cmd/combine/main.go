@@ -53,6 +53,9 @@ func commands() map[string]command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// After the first signal starts the graceful shutdown, a second one
+	// ends the process at once.
+	context.AfterFunc(ctx, stop)
 	code := run(ctx, os.Args[1:], &cliEnv{stdout: os.Stdout, stderr: os.Stderr})
 	stop()
 	os.Exit(code)
@@ -107,7 +110,6 @@ func printUsage(w io.Writer, cmds map[string]command) {
 func newFlagSet(env *cliEnv, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
 	fs.Usage = func() {
 		fmt.Fprintf(env.stderr, "usage: combine %s\n", usage)
 		fs.SetOutput(env.stderr)
@@ -117,12 +119,17 @@ func newFlagSet(env *cliEnv, name, usage string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, turning flag errors into usage errors and
-// --help into a printed usage.
+// parseFlags parses args, turning flag errors into one-line usage errors
+// and --help into a printed usage.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	// The flag package prints the usage on every error; only --help should.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			usage()
 			return flag.ErrHelp
 		}
 		return usagef("%v", err)

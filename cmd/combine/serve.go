@@ -59,8 +59,11 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 
+	// Background components run until Stop, after the HTTP drain: their
+	// context must not end with the signal that starts the shutdown.
+	bgCtx := context.WithoutCancel(ctx)
 	for _, b := range a.background {
-		if err := b.Start(ctx); err != nil {
+		if err := b.Start(bgCtx); err != nil {
 			ln.Close()
 			return err
 		}

@@ -1,0 +1,140 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/thecombine/combine/config"
+	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/server"
+)
+
+// logBuffer is a goroutine-safe log sink.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// routes is a Module made of a plain route list.
+type routes []server.Route
+
+func (r routes) Routes() []server.Route { return r }
+
+// testConfig is the development default configuration, adjusted by mutate.
+func testConfig(t *testing.T, mutate func(*config.Config)) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(config.FromMap(map[string]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(cfg)
+	}
+	return cfg
+}
+
+// fixture is a server with its handler, health registry and log.
+type fixture struct {
+	srv     *server.Server
+	h       http.Handler
+	checker *health.Checker
+	logs    *logBuffer
+}
+
+func newFixture(t *testing.T, mutate func(*config.Config), mods ...server.Module) *fixture {
+	t.Helper()
+	cfg := testConfig(t, mutate)
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	checker := health.NewChecker("test", cfg.Environment)
+	srv := server.New(cfg, logger, checker, prometheus.NewRegistry())
+	for _, m := range mods {
+		srv.AddModule(m)
+	}
+	h, err := srv.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{srv: srv, h: h, checker: checker, logs: logs}
+}
+
+// do serves one request in process and returns the response.
+func (f *fixture) do(t *testing.T, method, target string, body io.Reader, hdr map[string]string) *http.Response {
+	t.Helper()
+	r := httptest.NewRequest(method, target, body)
+	for k, v := range hdr {
+		if k == "RemoteAddr" {
+			r.RemoteAddr = v
+			continue
+		}
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	return w.Result()
+}
+
+// apiError is the contract's error body.
+type apiError struct {
+	Error struct {
+		Code               string `json:"code"`
+		Message            string `json:"message"`
+		RequiredPermission string `json:"required_permission"`
+		RequestID          string `json:"request_id"`
+	} `json:"error"`
+}
+
+// decodeError asserts a JSON error with status and code, and returns it.
+func decodeError(t *testing.T, resp *http.Response, status int, code string) apiError {
+	t.Helper()
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, b)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("Content-Type %q, want JSON: %s", ct, b)
+	}
+	var e apiError
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatalf("body is not the JSON error shape: %v: %s", err, b)
+	}
+	if e.Error.Code != code || e.Error.Message == "" {
+		t.Fatalf("error %+v, want code %q with a message", e.Error, code)
+	}
+	return e
+}
+
+// readBody returns the whole body as a string.
+func readBody(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

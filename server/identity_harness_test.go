@@ -1,0 +1,174 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/config"
+	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/identity"
+	"github.com/thecombine/combine/internal/testdb"
+	"github.com/thecombine/combine/server"
+	"github.com/thecombine/combine/sqldb"
+)
+
+// syncBuffer is a goroutine-safe log sink, read by the no-secrets test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// idHarness is a server wired with the real identity service on a fresh
+// database, as cmd/combine wires it.
+type idHarness struct {
+	srv     *server.Server
+	h       http.Handler
+	svc     *identity.Service
+	db      *sqldb.DB
+	cfg     *config.Config
+	logs    *syncBuffer
+	users   map[string]*combine.User
+	secrets []string // every credential handed out, for the leak check
+}
+
+// cred is what a request presents.
+type cred struct {
+	bearer string
+	cookie string
+}
+
+func newIDHarness(t testing.TB, env map[string]string) *idHarness {
+	t.Helper()
+	vars := map[string]string{"SECRET_KEY": strings.Repeat("k", 40), "PUBLIC_URL": "http://combine.test"}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.Load(config.FromMap(vars))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	logs := &syncBuffer{}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
+	db := testdb.Open(t)
+	svc := identity.New(db, identity.OptionsFromConfig(cfg), logger)
+	srv := server.New(cfg, logger, health.NewChecker("test", cfg.Environment), prometheus.NewRegistry())
+	srv.Authn = svc
+	srv.Hooks.Denied = svc.RecordDenied
+	srv.Identity = server.IdentityDeps{Login: svc, Users: svc, Sessions: svc, Tokens: svc, Links: svc, Audit: svc}
+	h, err := srv.Handler()
+	if err != nil {
+		t.Fatalf("handler: %v", err)
+	}
+	x := &idHarness{srv: srv, h: h, svc: svc, db: db, cfg: cfg, logs: logs, users: map[string]*combine.User{}}
+	for _, u := range []struct {
+		key   string
+		roles []string
+	}{{"viewer", []string{"viewer"}}, {"operator", []string{"operator", "pm"}}, {"admin", []string{"admin"}}, {"disabled", []string{"operator"}}} {
+		created, _, err := svc.EnsureUser(context.Background(), combine.UserCreate{Email: u.key + "@example.com", Name: u.key, Roles: u.roles})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.users[u.key] = created
+	}
+	return x
+}
+
+// session signs user in through a one-time link and returns the cookie.
+func (x *idHarness) session(t testing.TB, user string) string {
+	t.Helper()
+	ctx := context.Background()
+	link, _, err := x.svc.CreateLoginLink(ctx, x.users[user].Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, secret, err := x.svc.LoginWithLink(ctx, link, combine.LoginRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.secrets = append(x.secrets, link, secret)
+	return secret
+}
+
+// token issues a token for user, optionally scoped.
+func (x *idHarness) token(t testing.TB, user string, scopes ...combine.Permission) (string, *combine.PersonalAccessToken) {
+	t.Helper()
+	tok, text, err := x.svc.CreateToken(context.Background(), x.users[user].ID, combine.TokenCreate{Name: "test", Scopes: scopes}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.secrets = append(x.secrets, text)
+	return text, tok
+}
+
+// exec runs SQL directly, to put credentials into states (expired,
+// disabled behind the service's back) as another instance might.
+func (x *idHarness) exec(t testing.TB, q string, args ...any) {
+	t.Helper()
+	if _, err := x.db.W.ExecContext(context.Background(), q, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func past() any { return sqldb.Time(time.Now().Add(-time.Hour)) }
+
+// do sends one request through the full handler.
+func (x *idHarness) do(method, path string, c cred, body string, hdr ...string) *httptest.ResponseRecorder {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	// Streams (SSE) end when the request context does.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r := httptest.NewRequestWithContext(ctx, method, path, rd)
+	r.RemoteAddr = "192.0.2.10:4321"
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if c.bearer != "" {
+		r.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	if c.cookie != "" {
+		r.AddCookie(&http.Cookie{Name: server.SessionCookieName(x.cfg.SessionSecureCookies), Value: c.cookie})
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	x.h.ServeHTTP(w, r)
+	return w
+}
+
+func hashOf(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+func pastBy(d time.Duration) any { return sqldb.Time(time.Now().Add(-d)) }
