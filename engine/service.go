@@ -60,6 +60,12 @@ type Config struct {
 	// Registerer receives the engine's metrics (none when nil).
 	Registerer prometheus.Registerer
 
+	// Subscribe, when set, wakes a watcher when events of an execution
+	// may have been appended on any instance (the event notifier), so an
+	// in-flight worker call notices a cancel from another instance at once
+	// rather than at the next CancelPoll.
+	Subscribe func(executionID string) (<-chan struct{}, func())
+
 	// OnEvent is called after a transaction that appended events of
 	// executionID commits (wakes event streams in this process).
 	OnEvent func(executionID string)

@@ -283,7 +283,13 @@ func (s *Service) watch(ctx context.Context, executionID string) (context.Contex
 	set[&cancel] = struct{}{}
 	s.mu.Unlock()
 	stop := make(chan struct{})
+	var wake <-chan struct{}
+	unsubscribe := func() {}
+	if s.cfg.Subscribe != nil {
+		wake, unsubscribe = s.cfg.Subscribe(executionID)
+	}
 	go func() {
+		defer unsubscribe()
 		t := time.NewTicker(s.cfg.CancelPoll)
 		defer t.Stop()
 		for {
@@ -292,12 +298,13 @@ func (s *Service) watch(ctx context.Context, executionID string) (context.Contex
 				return
 			case <-wctx.Done():
 				return
+			case <-wake:
 			case <-t.C:
-				e, err := findExecution(wctx, s.db.R, executionID)
-				if err == nil && e.Status != combine.StatusRunning {
-					cancel()
-					return
-				}
+			}
+			e, err := findExecution(wctx, s.db.R, executionID)
+			if err == nil && e.Status != combine.StatusRunning {
+				cancel()
+				return
 			}
 		}
 	}()

@@ -30,7 +30,7 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 		DB: a.db, Workflows: reg, Logger: a.logger,
 		InstanceID:  runnerInstanceID(rc.InstanceID, a.cfg.Addr),
 		Concurrency: rc.Concurrency, StepTimeout: rc.StepTimeout, RescueAfter: rc.RescueAfter, PollInterval: rc.PollInterval,
-		OnEvent: notifier.Wake, Registerer: a.reg,
+		OnEvent: notifier.Wake, Subscribe: notifier.Subscribe, Registerer: a.reg,
 	})
 	if err != nil {
 		return err
