@@ -124,7 +124,9 @@ func (c *apiClient) waitFor(id string, status combine.ExecutionStatus, path stri
 	}
 }
 
-type apiError struct {
+// execAPIError is the error body with its details (named apart from the
+// identity tests' apiError).
+type execAPIError struct {
 	Error struct {
 		Code               string         `json:"code"`
 		Message            string         `json:"message"`
@@ -146,7 +148,7 @@ func TestExecutionAPI(t *testing.T) {
 	id := e.ID
 	c.waitFor(id, combine.StatusWaitingInput, "discovery")
 
-	var ae apiError
+	var ae execAPIError
 	steps := []struct {
 		name, who, method, path, body string
 		status                        int
@@ -167,7 +169,7 @@ func TestExecutionAPI(t *testing.T) {
 		{"submission failing QA", "operator", "POST", "/api/v1/executions/" + id + "/submissions", `{"content": {"summary": "no title"}}`, 400, "invalid_request"},
 	}
 	for _, s := range steps {
-		ae = apiError{}
+		ae = execAPIError{}
 		if got := c.do(s.who, s.method, s.path, s.body, &ae); got != s.status || ae.Error.Code != s.code {
 			t.Fatalf("%s: %d %+v, want %d %s", s.name, got, ae.Error, s.status, s.code)
 		}
@@ -186,7 +188,7 @@ func TestExecutionAPI(t *testing.T) {
 		t.Fatalf("submit backlog = %d", code)
 	}
 	e = c.waitFor(id, combine.StatusWaitingAcceptance, "backlog")
-	ae = apiError{}
+	ae = execAPIError{}
 	if code := c.do("operator", "POST", "/api/v1/executions/"+id+"/acceptance", `{"accepted": true}`, &ae); code != 403 {
 		t.Fatalf("operator without the pm role decided: %d", code)
 	}
