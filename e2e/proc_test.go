@@ -113,7 +113,6 @@ func (e *procEnv) cli(args ...string) string {
 // it, through the contract's CLI.
 func (e *procEnv) token(email string, roles ...string) string {
 	e.t.Helper()
-	e.requireIdentity()
 	e.cli("users", "create", "--email", email, "--name", strings.Split(email, "@")[0], "--role", strings.Join(roles, ","))
 	out := e.cli("tokens", "create", "--email", email, "--name", "e2e")
 	tok, _, _ := strings.Cut(out, "\n")
@@ -122,19 +121,6 @@ func (e *procEnv) token(email string, roles ...string) string {
 		e.t.Fatalf("tokens create printed %q, want a pat_ token on its first line", tok)
 	}
 	return tok
-}
-
-// requireIdentity skips the test while the binary is built without the
-// identity area (its users command is then a placeholder): process tests
-// need real users and tokens.
-func (e *procEnv) requireIdentity() {
-	e.t.Helper()
-	cmd := exec.Command(combineBinary(e.t), "users", "list")
-	cmd.Env = e.environ()
-	out, err := cmd.CombinedOutput()
-	if err != nil && strings.Contains(string(out), "not available in this build") {
-		e.t.Skip("this build has no user management yet: process tests need `combine users` and `combine tokens`")
-	}
 }
 
 // instance is one running `combine serve`.

@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -86,7 +84,7 @@ func TestEventStreamResumes(t *testing.T) {
 		{nil, "?after=1.5"},
 	} {
 		s := openStream(t, in.ts.URL, id, "viewer", bad.header, bad.query)
-		wantJSONError(t, s.resp, http.StatusBadRequest, "invalid_request")
+		decodeError(t, s.resp, http.StatusBadRequest, "invalid_request")
 	}
 }
 
@@ -160,7 +158,7 @@ func TestEventStreamRefusals(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			e := wantJSONError(t, resp, tt.status, tt.code)
+			e := decodeError(t, resp, tt.status, tt.code)
 			if tt.status == http.StatusForbidden && e.Error.RequiredPermission != string(combine.PermExecutionRead) {
 				t.Fatalf("required_permission %q", e.Error.RequiredPermission)
 			}
@@ -251,26 +249,6 @@ func TestEventStreamAcrossInstances(t *testing.T) {
 	if m := s.read(t, 5*time.Second); m != nil {
 		t.Fatalf("stream goes on after the terminal event: %+v", m)
 	}
-}
-
-type errorJSON struct {
-	Error struct {
-		Code               string `json:"code"`
-		RequiredPermission string `json:"required_permission"`
-	} `json:"error"`
-}
-
-func wantJSONError(t *testing.T, resp *http.Response, status int, code string) errorJSON {
-	t.Helper()
-	b, _ := io.ReadAll(resp.Body)
-	var e errorJSON
-	if resp.StatusCode != status || json.Unmarshal(b, &e) != nil || e.Error.Code != code {
-		t.Fatalf("got %d %s, want %d with code %s", resp.StatusCode, b, status, code)
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Fatalf("error Content-Type %q", ct)
-	}
-	return e
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
