@@ -16,16 +16,18 @@ import (
 	"github.com/thecombine/combine/engine"
 	"github.com/thecombine/combine/events"
 	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/identity"
 	"github.com/thecombine/combine/internal/testdb"
 	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/workflow"
 )
 
-// The in-process tests wire the engine as `combine serve` does (workflow
-// registry, notifier, engine service with its River runner, HTTP server)
-// behind httptest, with callers identified by fixed bearer tokens.
+// The in-process tests wire the engine as `combine serve` does (identity
+// for authentication, workflow registry, notifier, engine service with its
+// River runner, HTTP server) behind httptest. Callers are real users with
+// real personal access tokens.
 
-// callers are the people of the in-process tests, by token.
+// callers are the people of the in-process tests and their roles.
 var callers = map[string][]string{
 	"operator":  {combine.RoleOperator},
 	"pm":        {combine.RoleOperator, "pm"},
@@ -33,19 +35,6 @@ var callers = map[string][]string{
 	"ba":        {combine.RoleOperator, "ba"},
 	"admin":     {combine.RoleAdmin},
 	"viewer":    {combine.RoleViewer},
-}
-
-type tokenAuthn struct{}
-
-func (tokenAuthn) Authenticate(ctx context.Context, c combine.Credentials) (*combine.AuthContext, error) {
-	roles, ok := callers[c.Bearer]
-	if !ok {
-		return nil, combine.Errorf(combine.EUNAUTHORIZED, "invalid credentials")
-	}
-	return &combine.AuthContext{
-		UserID: "usr_" + c.Bearer, Email: c.Bearer + "@example.com", Name: c.Bearer, Roles: roles,
-		Method: combine.AuthMethodPAT, TokenID: "tok_" + c.Bearer, Permissions: combine.PermissionsForRoles(roles),
-	}, nil
 }
 
 // askingPerson is the person worker, except that the first attempt of one
@@ -66,8 +55,9 @@ func (w askingPerson) Work(ctx context.Context, task *combine.Task) (*combine.Wo
 
 // inProcess is one engine instance behind an httptest server.
 type inProcess struct {
-	ts  *httptest.Server
-	svc *engine.Service
+	ts     *httptest.Server
+	svc    *engine.Service
+	tokens map[string]string // caller name → token
 }
 
 func startInProcess(t *testing.T, worker combine.Worker) *inProcess {
@@ -106,8 +96,21 @@ func startInProcess(t *testing.T, worker combine.Worker) *inProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ids := identity.New(db, identity.OptionsFromConfig(cfg), logger)
+	tokens := map[string]string{}
+	for name, roles := range callers {
+		u, _, err := ids.EnsureUser(ctx, combine.UserCreate{Email: name + "@example.com", Name: name, Roles: roles})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, tok, err := ids.CreateToken(ctx, u.ID, combine.TokenCreate{Name: "e2e"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[name] = tok
+	}
 	srv := server.New(cfg, logger, health.NewChecker("e2e", "development"), prometheus.NewRegistry())
-	srv.Authn = tokenAuthn{}
+	srv.Authn = ids
 	srv.Engine = server.EngineDeps{
 		Workflows: wfs, Executions: svc, Documents: svc, Events: svc,
 		EventWaker: n, EventPoll: 100 * time.Millisecond, EventKeepalive: time.Second,
@@ -118,10 +121,15 @@ func startInProcess(t *testing.T, worker combine.Worker) *inProcess {
 	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &inProcess{ts: ts, svc: svc}
+	return &inProcess{ts: ts, svc: svc, tokens: tokens}
 }
 
 // as returns a client calling the in-process server with a caller's token.
 func (p *inProcess) as(t testing.TB, who string) *client {
-	return newClient(t, func() string { return p.ts.URL }, who)
+	t.Helper()
+	tok, ok := p.tokens[who]
+	if !ok {
+		t.Fatalf("no caller %q", who)
+	}
+	return newClient(t, func() string { return p.ts.URL }, tok)
 }
