@@ -4,11 +4,13 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/engine"
 	"github.com/thecombine/combine/internal/testdb"
 	"github.com/thecombine/combine/sqldb"
 )
@@ -259,5 +261,73 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestEventStreamAcrossInstancesThroughTheEngine: the events are appended
+// by one instance's engine (its runner working the steps, a submission,
+// a cancel) and followed on a stream served by another instance, whose
+// own runner is not running and which polls only once a minute.
+func TestEventStreamAcrossInstancesThroughTheEngine(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("cross-instance delivery needs PostgreSQL (set " + testdb.EnvPostgres + ")")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.URL(t)
+	open := func() *sqldb.DB {
+		db, err := sqldb.Open(ctx, url, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a := open()
+	if _, err := a.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Migrate(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	writer := newStreamInstance(t, a, streamOpts{})
+	if err := writer.svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = writer.svc.Stop(context.Background()) })
+	reader := newStreamInstance(t, open(), streamOpts{poll: time.Minute, keepalive: time.Minute})
+	waitFor(t, 10*time.Second, "the reader to listen", func() bool { return reader.notifier.Listening() })
+
+	admin := combine.NewContextWithAuth(ctx, &combine.AuthContext{UserID: "usr_admin", Roles: []string{combine.RoleAdmin},
+		Permissions: combine.PermissionsForRoles([]string{combine.RoleAdmin})})
+	e, err := writer.svc.StartExecution(admin, combine.StartExecution{WorkflowID: "software_product_development", ProjectID: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStream(t, reader.ts.URL, e.ID, "viewer", nil, "")
+	expect := func(types ...string) {
+		t.Helper()
+		for _, typ := range types {
+			if m := s.next(t, 5*time.Second); m.Event != typ {
+				t.Fatalf("got %s (id %s), want %s", m.Event, m.ID, typ)
+			}
+		}
+	}
+	expect(started, stepUp, input)
+
+	doc, err := os.ReadFile("../workflow/testdata/documents/project_discovery.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writer.svc.SubmitDocument(admin, e.ID, combine.Submission{Title: "Discovery", Content: doc}); err != nil {
+		t.Fatal(err)
+	}
+	expect(produced, combine.EventStepCompleted, stepUp, input)
+	if _, err := writer.svc.CancelExecution(admin, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	expect(combine.EventExecutionCancelled)
+	if m := s.read(t, 5*time.Second); m != nil {
+		t.Fatalf("stream goes on after the terminal event: %+v", m)
 	}
 }
