@@ -47,6 +47,10 @@ func (s *Service) runStep(ctx context.Context, args workArgs, lastTry bool) erro
 	if err != nil {
 		return s.failStep(ctx, args, "workflow is not available: "+combine.ErrorMessage(err))
 	}
+	if wf.Revision != e.WorkflowRevision {
+		s.logger.WarnContext(ctx, "execution continues under another workflow revision", "execution_id", e.ID,
+			"workflow_id", wf.ID, "started_with", e.WorkflowRevision, "loaded", wf.Revision)
+	}
 	out := a.Output
 	if a.Status == attRunning {
 		run, err := findStepRun(ctx, s.db.R, e.ID, args.StepPath)
