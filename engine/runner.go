@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/sqldb"
 )
 
@@ -266,7 +267,8 @@ func (s *Service) Health(ctx context.Context) (map[string]any, error) {
 	}
 	d := map[string]any{"running": started, "queue_depth": queued, "jobs_running": running, "instance_id": s.cfg.InstanceID}
 	if lastErr != nil {
-		d["last_error"] = lastErr.Error()
+		// /health is public: only a client-safe message; the log has the cause.
+		d["last_error"] = combine.ErrorMessage(lastErr)
 	}
 	if !started {
 		return d, errors.New("runner is not running")
