@@ -88,6 +88,59 @@ type InputRef struct {
 // IsRequired reports the input's required flag with its default.
 func (in InputRef) IsRequired() bool { return in.Required == nil || *in.Required }
 
+// FindStep returns the step with id anywhere in the step tree, with the
+// chain of iteration steps that enclose it (outermost first), or nil.
+func (w *Workflow) FindStep(id string) (step *StepDef, parents []*StepDef) {
+	var walk func(steps []StepDef, chain []*StepDef) bool
+	walk = func(steps []StepDef, chain []*StepDef) bool {
+		for i := range steps {
+			s := &steps[i]
+			if s.ID == id {
+				step, parents = s, chain
+				return true
+			}
+			if s.IsIteration() && walk(s.Steps, append(chain[:len(chain):len(chain)], s)) {
+				return true
+			}
+		}
+		return false
+	}
+	walk(w.Steps, nil)
+	return step, parents
+}
+
+// Problem is one thing wrong with a definition or a document: a stable
+// code, the JSON path of the offending value (e.g. "$.steps[3].scope")
+// and a human-readable message.
+type Problem struct {
+	Code    string `json:"code"`
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+// PromptRef identifies one prompt file of a prompt set: what a run records
+// to say exactly which text it sent.
+type PromptRef struct {
+	// Kind is "role" or "task".
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// SHA256 is the lowercase hex SHA-256 of the file's bytes.
+	SHA256 string `json:"sha256"`
+}
+
+// ResolvedPrompt is a prompt's reference and its verified text.
+type ResolvedPrompt struct {
+	PromptRef
+	Text string `json:"-"`
+}
+
+// StepPrompts are the role and task prompts a production step sends.
+type StepPrompts struct {
+	Role ResolvedPrompt
+	Task ResolvedPrompt
+}
+
 // WorkflowService reads the loaded workflow definitions.
 type WorkflowService interface {
 	ListWorkflows(ctx context.Context) ([]*Workflow, error)
@@ -96,4 +149,18 @@ type WorkflowService interface {
 	// DocumentSchema returns the JSON schema for a document type of a
 	// workflow, or nil when the type has none.
 	DocumentSchema(ctx context.Context, workflowID, docType string) (json.RawMessage, error)
+	// ValidateDocument checks content against the document type's schema
+	// and returns every problem (none when valid or when the type has no
+	// schema). An unknown workflow or document type is ENOTFOUND.
+	ValidateDocument(ctx context.Context, workflowID, docType string, content json.RawMessage) ([]Problem, error)
+	// StepPrompts returns the verified role and task prompts of a
+	// production step. An unknown workflow or step is ENOTFOUND; an
+	// iteration step is EINVALID.
+	StepPrompts(ctx context.Context, workflowID, stepID string) (*StepPrompts, error)
+	// ClarificationSchema returns the JSON schema of a clarification
+	// question set.
+	ClarificationSchema() json.RawMessage
+	// ValidateClarification checks a clarification question set (at most
+	// five questions) and returns every problem.
+	ValidateClarification(content json.RawMessage) []Problem
 }

@@ -63,6 +63,9 @@ type Config struct {
 	OpenAIBaseURL   string
 	LLMModel        string
 
+	// Runner configures the execution runner (RUNNER_* variables).
+	Runner Runner
+
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
 	// ShutdownDelay is how long readiness reports 503 before the listener
@@ -76,6 +79,22 @@ type Config struct {
 
 	// Warnings are non-fatal remarks to log at start.
 	Warnings []string
+}
+
+// Runner configures the durable execution runner.
+type Runner struct {
+	// InstanceID names this instance in the job queue; on restart, jobs it
+	// left running are recovered at once. Default: host name and port.
+	InstanceID string
+	// Concurrency is how many steps one instance works at once.
+	Concurrency int
+	// StepTimeout bounds one worker call.
+	StepTimeout time.Duration
+	// RescueAfter is how long a step job may run before another instance
+	// takes it over (a killed instance's work resumes after this).
+	RescueAfter time.Duration
+	// PollInterval is how often the queue is polled.
+	PollInterval time.Duration
 }
 
 // OAuthClient is a client registration at an identity provider.
@@ -281,6 +300,17 @@ func Load(src Source) (*Config, error) {
 		if c.OpenAIAPIKey == "" && c.OpenAIBaseURL == "" {
 			l.fail("OPENAI_API_KEY", "required when LLM_PROVIDER is openai (unless OPENAI_BASE_URL points at a local server)")
 		}
+	}
+
+	c.Runner = Runner{
+		InstanceID:   l.str("RUNNER_INSTANCE_ID", ""),
+		Concurrency:  l.integer("RUNNER_CONCURRENCY", 10, 1, 1000),
+		StepTimeout:  l.duration("RUNNER_STEP_TIMEOUT", 20*time.Second, time.Second, 24*time.Hour),
+		RescueAfter:  l.duration("RUNNER_RESCUE_AFTER", 30*time.Second, 2*time.Second, 48*time.Hour),
+		PollInterval: l.duration("RUNNER_POLL_INTERVAL", 20*time.Millisecond, 5*time.Millisecond, time.Minute),
+	}
+	if c.Runner.RescueAfter <= c.Runner.StepTimeout {
+		l.fail("RUNNER_RESCUE_AFTER", "%s must be longer than RUNNER_STEP_TIMEOUT (%s), or running steps would be taken over", c.Runner.RescueAfter, c.Runner.StepTimeout)
 	}
 
 	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute)

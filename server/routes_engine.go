@@ -1,13 +1,33 @@
 package server
 
-import "github.com/thecombine/combine"
+import (
+	"time"
+
+	"github.com/thecombine/combine"
+)
 
 // EngineDeps are the workflow engine's services.
 type EngineDeps struct {
-	Workflows combine.WorkflowService
+	Workflows  combine.WorkflowService
+	Executions combine.ExecutionService
+	Documents  combine.DocumentService
+	Events     combine.EventService
+	Steps      combine.StepService
+
+	// EventWaker wakes event streams early (nil: they only poll).
+	EventWaker EventWaker
+	// EventPoll is how often a stream re-reads the log without a wake-up
+	// (default 500ms, 5s while the waker listens on PostgreSQL);
+	// EventKeepalive how often an idle stream sends a comment (15s).
+	EventPoll      time.Duration
+	EventKeepalive time.Duration
 }
 
 // engineRoutes is the workflow engine's route table.
 func (s *Server) engineRoutes() []Route {
-	return nil
+	return append([]Route{
+		{Pattern: "GET /api/v1/workflows", Access: RequirePermission(combine.PermWorkflowRead), Handler: s.handleListWorkflows},
+		{Pattern: "GET /api/v1/workflows/{id}", Access: RequirePermission(combine.PermWorkflowRead), Handler: s.handleGetWorkflow},
+		{Pattern: "GET /api/v1/executions/{id}/events", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleExecutionEvents, Stream: true},
+	}, s.executionRoutes()...)
 }

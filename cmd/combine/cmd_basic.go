@@ -12,6 +12,7 @@ import (
 
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/config"
+	"github.com/thecombine/combine/workflow"
 )
 
 // loadConfig reads the environment, printing every problem on failure.
@@ -61,6 +62,11 @@ func runConfig(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(env.stderr, "warning:", w)
+	}
+	// The workflow definitions are configuration too: check them the way
+	// serve loads them, listing every problem.
+	if _, err := workflow.Load(workflow.Options{Dir: cfg.WorkflowsDir}); err != nil {
+		return fmt.Errorf("load workflow definitions: %w", err)
 	}
 	fmt.Fprintf(env.stdout, "configuration is valid (environment %s, database %s)\n", cfg.Environment, redactURL(cfg.DatabaseURL))
 	return nil
@@ -149,6 +155,7 @@ func runMigrate(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer a.close()
+	a.addEngineMigrations()
 	v, err := a.migrate(ctx)
 	if err != nil {
 		return err

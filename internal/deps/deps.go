@@ -6,11 +6,7 @@ package deps
 import (
 	_ "github.com/coreos/go-oidc/v3/oidc"
 	_ "github.com/go-jose/go-jose/v4"
-	_ "github.com/riverqueue/river"
-	_ "github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	_ "github.com/riverqueue/river/riverdriver/riverpgxv5"
-	_ "github.com/riverqueue/river/riverdriver/riversqlite"
-	_ "github.com/riverqueue/river/rivermigrate"
 	_ "github.com/santhosh-tekuri/jsonschema/v6"
 	_ "golang.org/x/oauth2"
 )

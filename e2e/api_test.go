@@ -1,0 +1,171 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/internal/sse"
+)
+
+// The API shapes the tests read, straight from the domain types.
+type (
+	execution = combine.Execution
+	document_ = combine.Document
+)
+
+// get fetches an execution.
+func (c *client) execution(id string) *execution {
+	c.t.Helper()
+	var e execution
+	c.must("GET", "/api/v1/executions/"+id, nil, http.StatusOK, &e)
+	return &e
+}
+
+// start starts the built-in workflow for project.
+func (c *client) start(project string) *execution {
+	c.t.Helper()
+	var e execution
+	c.must("POST", "/api/v1/workflows/"+builtinWorkflow+"/executions", map[string]any{"project_id": project}, http.StatusCreated, &e)
+	return &e
+}
+
+// waitFor polls the execution until it has status and, when step is not
+// empty, waits on that step in scope. A terminal status other than the
+// one wanted fails the test at once.
+func (c *client) waitFor(id string, status combine.ExecutionStatus, step, scope string) *execution {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		e := c.execution(id)
+		if e.Status == status && (step == "" || (e.Pending != nil && e.Pending.StepID == step && e.Pending.ScopeID == scope)) {
+			return e
+		}
+		if e.Status.Terminal() || time.Now().After(deadline) {
+			c.t.Fatalf("execution %s: want %s at %s in %s, have:\n%s", id, status, step, scope, fmtJSON(e))
+		}
+		time.Sleep(15 * time.Millisecond)
+	}
+}
+
+// latestDocuments lists the latest documents of an execution.
+func (c *client) latestDocuments(executionID string) []*document_ {
+	c.t.Helper()
+	var out struct {
+		Documents []*document_ `json:"documents"`
+		Total     int          `json:"total"`
+	}
+	c.must("GET", "/api/v1/documents?latest=true&limit=500&execution_id="+url.QueryEscape(executionID), nil, http.StatusOK, &out)
+	if out.Total != len(out.Documents) {
+		c.t.Fatalf("documents: total %d but %d listed", out.Total, len(out.Documents))
+	}
+	return out.Documents
+}
+
+// latestSet turns documents into the (type, scope, version) set.
+func latestSet(docs []*document_) map[latestKey]bool {
+	got := map[latestKey]bool{}
+	for _, d := range docs {
+		got[latestKey{d.DocumentType, d.ScopeID, d.Version}] = true
+	}
+	return got
+}
+
+func sameSet(t testing.TB, what string, got, want map[latestKey]bool) {
+	t.Helper()
+	for k := range want {
+		if !got[k] {
+			t.Errorf("%s: missing %+v", what, k)
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("%s: unexpected %+v", what, k)
+		}
+	}
+}
+
+// follow reads the execution's event stream until it ends, reconnecting
+// with Last-Event-ID whenever the connection drops (as EventSource does;
+// e.g. when the server is killed), and returns every event received.
+func (c *client) follow(ctx context.Context, id string) ([]*combine.Event, error) {
+	var got []*combine.Event
+	var last int64
+	for attempt := 0; attempt < 50; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, "GET", c.base()+"/api/v1/executions/"+id+"/events", nil)
+		if err != nil {
+			return got, err
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		if last > 0 {
+			req.Header.Set("Last-Event-ID", fmt.Sprint(last))
+		}
+		resp, err := http.DefaultClient.Do(req) // no timeout: a stream is long
+		if err != nil {
+			if ctx.Err() != nil {
+				return got, ctx.Err()
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if resp.StatusCode == http.StatusNoContent {
+			resp.Body.Close()
+			return got, nil
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return got, fmt.Errorf("events: status %d", resp.StatusCode)
+		}
+		r := sse.NewReader(resp.Body)
+		for {
+			m, err := r.Next()
+			if err != nil {
+				break // end of stream or a dropped connection: reconnect to find out
+			}
+			if m.Comment != "" {
+				continue
+			}
+			var ev combine.Event
+			if err := json.Unmarshal([]byte(m.Data), &ev); err != nil {
+				resp.Body.Close()
+				return got, fmt.Errorf("event data %q: %w", m.Data, err)
+			}
+			if m.ID != fmt.Sprint(ev.Seq) || m.Event != ev.Type {
+				resp.Body.Close()
+				return got, fmt.Errorf("event framing id=%s event=%s does not match its data %s", m.ID, m.Event, m.Data)
+			}
+			got = append(got, &ev)
+			last = ev.Seq
+		}
+		resp.Body.Close()
+	}
+	return got, fmt.Errorf("events: gave up reconnecting")
+}
+
+// checkEventLog asserts that events are gap-free from seq 1 and end with
+// the terminal event want.
+func checkEventLog(t testing.TB, evs []*combine.Event, want string) {
+	t.Helper()
+	if len(evs) == 0 {
+		t.Fatal("no events")
+	}
+	for i, ev := range evs {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d: the log has a gap or a duplicate", i+1, ev.Seq)
+		}
+		if combine.IsTerminalEvent(ev.Type) && i != len(evs)-1 {
+			t.Fatalf("terminal event %s at seq %d is not the last", ev.Type, ev.Seq)
+		}
+	}
+	if got := evs[len(evs)-1].Type; got != want {
+		t.Fatalf("last event is %s, want %s", got, want)
+	}
+	if evs[0].Type != combine.EventExecutionStarted {
+		t.Fatalf("first event is %s, want %s", evs[0].Type, combine.EventExecutionStarted)
+	}
+}

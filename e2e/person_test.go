@@ -1,0 +1,112 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/thecombine/combine"
+)
+
+// person is a client that drives executions of the built-in workflow to
+// completion the way a diligent team would: whatever an execution waits
+// for, it submits the document (always the same content for a given type
+// and scope), answers the questions or accepts. It tolerates a server
+// that is down (connection errors), restarting (503) or ahead of it (409:
+// the state moved on), and fails only on what no run should see.
+type person struct {
+	mu      sync.Mutex
+	clients []*client // round-robin: one per instance it may talk to
+	next    int
+	actions int
+}
+
+// act looks at execution id once and does what it waits for. It reports
+// whether the execution is completed.
+func (p *person) act(ctx context.Context, id string) (bool, error) {
+	p.mu.Lock()
+	c := p.clients[p.next%len(p.clients)]
+	p.next++
+	p.mu.Unlock()
+	status, b, err := c.call(ctx, "GET", "/api/v1/executions/"+id, nil)
+	if err != nil || status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		return false, nil // the server is down, starting or asks to slow down
+	}
+	if status != http.StatusOK {
+		return false, fmt.Errorf("GET execution %s: %d %s", id, status, b)
+	}
+	var e execution
+	if err := json.Unmarshal(b, &e); err != nil {
+		return false, err
+	}
+	var path string
+	var body any
+	switch e.Status {
+	case combine.StatusCompleted:
+		return true, nil
+	case combine.StatusFailed, combine.StatusCancelled:
+		return false, fmt.Errorf("execution %s ended %s: %s", id, e.Status, e.Error)
+	case combine.StatusWaitingInput:
+		pd := e.Pending
+		path, body = "/submissions", map[string]any{"title": pd.StepID + " " + pd.ScopeID, "content": document(pd.DocumentType, pd.ScopeID, 1)}
+	case combine.StatusWaitingAcceptance:
+		path, body = "/acceptance", map[string]any{"accepted": true, "comment": "ok"}
+	case combine.StatusWaitingClarification:
+		answers := map[string]string{}
+		for _, q := range e.Pending.Questions {
+			answers[q.ID] = "answer to " + q.ID
+		}
+		path, body = "/clarification", map[string]any{"answers": answers}
+	default:
+		return false, nil // pending or running: the runner's turn
+	}
+	status, b, err = c.call(ctx, "POST", "/api/v1/executions/"+id+path, body)
+	switch {
+	case err != nil, status == http.StatusOK, status == http.StatusConflict, status == http.StatusTooManyRequests, status >= 500:
+		// Down, done, or overtaken: the next look tells which. A request
+		// cut by a kill either committed entirely or not at all.
+		if err == nil && status == http.StatusOK {
+			p.mu.Lock()
+			p.actions++
+			p.mu.Unlock()
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("POST %s on %s: %d %s", path, id, status, b)
+}
+
+// drive acts on every execution until all are completed, ctx ends, or an
+// error; done receives the result.
+func (p *person) drive(ctx context.Context, ids []string) error {
+	left := map[string]bool{}
+	for _, id := range ids {
+		left[id] = true
+	}
+	for len(left) > 0 {
+		for id := range left {
+			ok, err := p.act(ctx, id)
+			if err != nil {
+				return err
+			}
+			if ok {
+				delete(left, id)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d executions not completed: %w", len(left), ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Actions is how many submissions and decisions the server took.
+func (p *person) Actions() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.actions
+}

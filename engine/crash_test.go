@@ -1,0 +1,295 @@
+package engine_test
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/engine"
+	"github.com/thecombine/combine/engine/enginetest"
+	"github.com/thecombine/combine/internal/testdb"
+	"github.com/thecombine/combine/sqldb"
+)
+
+// Environment of a crash child: its database, instance id and rescue window.
+const (
+	crashChildEnv     = "ENGINE_CRASH_CHILD_DB"
+	crashChildIDEnv   = "ENGINE_CRASH_CHILD_ID"
+	crashChildRescEnv = "ENGINE_CRASH_CHILD_RESCUE"
+)
+
+// instantWorker writes a valid document quickly: two epics, two stories.
+// With a db it records each call (attempt key, instance) in crash_calls.
+type instantWorker struct {
+	db       *sqldb.DB
+	instance string
+}
+
+func (instantWorker) Name() string { return "instant" }
+
+func (w instantWorker) Work(ctx context.Context, t *combine.Task) (*combine.WorkResult, error) {
+	if w.db != nil {
+		if _, err := w.db.W.ExecContext(ctx, `INSERT INTO crash_calls (attempt_key, instance) VALUES ($1, $2)`, t.IdempotencyKey, w.instance); err != nil {
+			return nil, err
+		}
+	}
+	time.Sleep(time.Duration(100+rand.IntN(100)) * time.Millisecond) // widen the windows a kill can hit
+	content := fmt.Sprintf(`{"title": %q, "epics": [{"id": "E1"}, {"id": "E2"}], "stories": [{"id": "S1"}, {"id": "S2"}]}`, t.Step.Path)
+	return &combine.WorkResult{Document: &combine.Submission{Content: json.RawMessage(content)}}, nil
+}
+
+// runCrashChild is the process that gets killed: an engine with the
+// instant worker, and a reviewer accepting every document that waits.
+func runCrashChild(url string) {
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, url, 5)
+	if err != nil {
+		panic(err)
+	}
+	id := cmp.Or(os.Getenv(crashChildIDEnv), "crash-child")
+	rescue, _ := time.ParseDuration(os.Getenv(crashChildRescEnv))
+	cfg := engine.Config{
+		DB: db, Workflows: enginetest.NewWorkflows(&testing.T{}), Worker: instantWorker{db: db, instance: id}, InstanceID: id,
+		PollInterval: 10 * time.Millisecond, Logger: discardLogger(),
+	}
+	if rescue > 0 {
+		cfg.RescueAfter, cfg.StepTimeout = rescue, rescue/2
+	}
+	svc, err := engine.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		panic(err)
+	}
+
+	for {
+		list, _, err := svc.ListExecutions(ctx, combine.ExecutionFilter{Status: combine.StatusWaitingAcceptance, Limit: 100})
+		if err == nil {
+			for _, e := range list {
+				_, _ = svc.DecideAcceptance(admin, e.ID, combine.Decision{Accepted: true})
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestCrashRecovery SIGKILLs an engine process at random moments while
+// executions run, 10 times, then lets a last process finish: every
+// execution completes with exactly the documents of an uninterrupted run,
+// no step applied twice, a gap-free log.
+func TestCrashRecovery(t *testing.T) {
+	if url := os.Getenv(crashChildEnv); url != "" {
+		runCrashChild(url)
+		return
+	}
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	t.Parallel()
+	url, db, starter, ids := crashSetup(t, 16)
+	spawn := func() *exec.Cmd { return spawnCrashChild(t, url) }
+	completedSteps := func() int { return countCompletedSteps(t, db) }
+	// Each process is killed at a random moment after it has completed a
+	// step of its own, so every kill lands while work is in flight.
+	for range 10 {
+		at := completedSteps()
+		cmd := spawn()
+		for wait := time.Now().Add(10 * time.Second); completedSteps() == at && time.Now().Before(wait); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
+		_ = cmd.Process.Kill() // SIGKILL
+		_ = cmd.Wait()
+	}
+	before := completedSteps()
+	t.Logf("%d of %d steps completed across 10 killed processes", before, 8*len(ids))
+	if before == 0 || before == 8*len(ids) {
+		t.Fatal("the kills did not land while work was in flight: the test proves nothing")
+	}
+	last := spawn()
+	t.Cleanup(func() { _ = last.Process.Kill(); _ = last.Wait() })
+
+	verifyCompleted(t, starter, ids)
+}
+
+// crashSetup creates a migrated database with n started executions.
+func crashSetup(t *testing.T, n int) (string, *sqldb.DB, *engine.Service, []string) {
+	t.Helper()
+	ctx := context.Background()
+	url := testdb.URL(t)
+	db, err := sqldb.Open(ctx, url, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.W.ExecContext(ctx, `CREATE TABLE crash_calls (attempt_key TEXT NOT NULL, instance TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	starter, err := engine.New(engine.Config{DB: db, Workflows: enginetest.NewWorkflows(t), Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range n {
+		e, err := starter.StartExecution(admin, combine.StartExecution{WorkflowID: "tiny"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	return url, db, starter, ids
+}
+
+// spawnCrashChild starts an engine process on url; env adds variables.
+func spawnCrashChild(t *testing.T, url string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$")
+	cmd.Env = append(append(os.Environ(), crashChildEnv+"="+url), env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+func countCompletedSteps(t *testing.T, db *sqldb.DB) int {
+	t.Helper()
+	var n int
+	if err := db.R.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM step_runs WHERE status = 'completed'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// verifyCompleted waits for every execution to complete and checks it
+// has exactly the documents and log of an uninterrupted run.
+func verifyCompleted(t *testing.T, starter *engine.Service, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for _, id := range ids {
+		for {
+			e, err := starter.FindExecution(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Status.Terminal() {
+				if e.Status != combine.StatusCompleted {
+					t.Fatalf("execution %s ended %s: %s", id, e.Status, e.Error)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("execution %s still %s at %+v", id, e.Status, e.CurrentStep)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for _, id := range ids {
+		docs, total, err := starter.ListDocuments(ctx, combine.DocumentFilter{ExecutionID: id, Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// discovery, backlog, 2 story backlogs, 4 notes — one version each.
+		if total != 8 {
+			t.Fatalf("execution %s has %d documents, want 8", id, total)
+		}
+		for _, d := range docs {
+			if d.Version != 1 || !d.IsLatest {
+				t.Fatalf("document %s %s has version %d: a step was applied twice", d.DocumentType, d.ScopeID, d.Version)
+			}
+		}
+		evs, err := starter.ListEvents(ctx, id, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		completed := 0
+		for i, ev := range evs {
+			if ev.Seq != int64(i+1) {
+				t.Fatalf("event log of %s has a gap at %d", id, i+1)
+			}
+			if ev.Type == combine.EventStepCompleted {
+				completed++
+			}
+		}
+		if completed != 8 || evs[len(evs)-1].Type != combine.EventExecutionCompleted {
+			t.Fatalf("execution %s: %d step_completed events, last %s", id, completed, evs[len(evs)-1].Type)
+		}
+	}
+}
+
+// TestTwoInstancesShareTheWork runs two engine processes on one
+// PostgreSQL database: both work, no attempt is worked twice while both
+// live; one is SIGKILLed mid-work and the survivor finishes its
+// executions after the rescue window.
+func TestTwoInstancesShareTheWork(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("several instances need PostgreSQL (set " + testdb.EnvPostgres + ")")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	url, db, starter, ids := crashSetup(t, 16)
+	rescue := crashChildRescEnv + "=2s"
+	a := spawnCrashChild(t, url, crashChildIDEnv+"=inst-a", rescue)
+	b := spawnCrashChild(t, url, crashChildIDEnv+"=inst-b", rescue)
+	t.Cleanup(func() { _ = b.Process.Kill(); _ = b.Wait() })
+	for wait := time.Now().Add(20 * time.Second); countCompletedSteps(t, db) < 40; {
+		if time.Now().After(wait) {
+			t.Fatal("the instances made no progress")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = a.Process.Kill()
+	_ = a.Wait()
+	killedAt := time.Now()
+	verifyCompleted(t, starter, ids)
+	t.Logf("survivor finished %s after the kill", time.Since(killedAt).Round(time.Millisecond))
+
+	rows, err := db.R.QueryContext(ctx, `SELECT attempt_key, instance FROM crash_calls`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	byKey := map[string][]string{}
+	perInstance := map[string]int{}
+	for rows.Next() {
+		var key, inst string
+		if err := rows.Scan(&key, &inst); err != nil {
+			t.Fatal(err)
+		}
+		byKey[key] = append(byKey[key], inst)
+		perInstance[inst]++
+	}
+	if perInstance["inst-a"] == 0 || perInstance["inst-b"] == 0 {
+		t.Fatalf("calls per instance = %v: the work was not shared", perInstance)
+	}
+	// Only the attempts in flight on the killed instance may have been
+	// worked again (by the survivor).
+	again := 0
+	for key, insts := range byKey {
+		if len(insts) > 1 {
+			again++
+			if len(insts) != 2 || !slices.Contains(insts, "inst-a") || !slices.Contains(insts, "inst-b") {
+				t.Fatalf("attempt %s worked by %v", key, insts)
+			}
+		}
+	}
+	if again > 10 {
+		t.Fatalf("%d attempts worked twice, more than the killed instance had in flight", again)
+	}
+	t.Logf("calls per instance %v; %d attempts in flight on the killed instance were redone", perInstance, again)
+}

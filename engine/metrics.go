@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"database/sql"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the engine's Prometheus series. Event counts are added
+// after the transaction that appended them commits, so a rolled-back
+// transition is never counted.
+type metrics struct {
+	events *prometheus.CounterVec
+	worker *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "combine_engine_events_total",
+			Help: "Execution events recorded, by type (execution_completed, step_failed, …).",
+		}, []string{"type"}),
+		worker: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "combine_engine_worker_call_duration_seconds",
+			Help:    "Duration of worker calls by worker and outcome (document, questions, person, error, cancelled).",
+			Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10, 30, 60, 120, 300},
+		}, []string{"worker", "outcome"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.events, m.worker)
+	}
+	return m
+}
+
+// txEvents notes the event types appended in each open transaction, so
+// they are counted only once it commits.
+type txEvents struct {
+	mu    sync.Mutex
+	types map[*sql.Tx][]string
+}
+
+func (t *txEvents) note(tx *sql.Tx, typ string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.types == nil {
+		t.types = map[*sql.Tx][]string{}
+	}
+	t.types[tx] = append(t.types[tx], typ)
+}
+
+func (t *txEvents) take(tx *sql.Tx) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := t.types[tx]
+	delete(t.types, tx)
+	return out
+}
+
+func (m *metrics) observeWorker(worker, outcome string, d time.Duration) {
+	m.worker.WithLabelValues(worker, outcome).Observe(d.Seconds())
+}

@@ -1,0 +1,239 @@
+// Package events wakes execution event streams when new events are
+// appended. The durable event log is the source of truth: streams tail it
+// with a short poll interval, which works on both databases and across
+// instances. On PostgreSQL the Notifier adds prompt wake-ups: the event
+// append sends NOTIFY in its own transaction (see Notify), and one LISTEN
+// connection per process fans the notifications out to the streams that
+// follow that execution, whichever instance wrote the event.
+package events
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/thecombine/combine/sqldb"
+)
+
+// Channel is the PostgreSQL notification channel; the payload is the
+// execution id.
+const Channel = "combine_execution_events"
+
+// Notify queues a wake-up for the streams of executionID inside tx; on
+// PostgreSQL it is delivered to every listening instance when tx commits
+// (and never if it rolls back). On SQLite it does nothing: streams find
+// the event by polling.
+func Notify(ctx context.Context, tx *sql.Tx, dialect sqldb.Dialect, executionID string) error {
+	if dialect != sqldb.Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", Channel, executionID); err != nil {
+		return fmt.Errorf("notify event streams: %w", err)
+	}
+	return nil
+}
+
+// Notifier fans wake-ups out to the streams of this process. It is safe
+// for concurrent use; the zero value is not usable, call NewNotifier.
+type Notifier struct {
+	db     *sqldb.DB
+	logger *slog.Logger
+	// Retry is the delay before the LISTEN connection is re-established.
+	Retry time.Duration
+
+	mu        sync.Mutex
+	subs      map[string]map[chan struct{}]struct{}
+	listening bool
+	lastErr   error
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewNotifier returns a notifier for db. Start begins listening (a no-op
+// on SQLite).
+func NewNotifier(db *sqldb.DB, logger *slog.Logger) *Notifier {
+	return &Notifier{
+		db:     db,
+		logger: logger,
+		Retry:  time.Second,
+		subs:   map[string]map[chan struct{}]struct{}{},
+	}
+}
+
+// Subscribe returns a channel that receives a value (coalesced: at most
+// one pending) whenever events of executionID may have been appended, and
+// a function that ends the subscription.
+func (n *Notifier) Subscribe(executionID string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	n.mu.Lock()
+	set := n.subs[executionID]
+	if set == nil {
+		set = map[chan struct{}]struct{}{}
+		n.subs[executionID] = set
+	}
+	set[ch] = struct{}{}
+	n.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			n.mu.Lock()
+			delete(set, ch)
+			if len(n.subs[executionID]) == 0 {
+				delete(n.subs, executionID)
+			}
+			n.mu.Unlock()
+		})
+	}
+}
+
+// Wake signals the streams of executionID in this process.
+func (n *Notifier) Wake(executionID string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for ch := range n.subs[executionID] {
+		signal(ch)
+	}
+}
+
+// wakeAll signals every stream: after a (re)connection, notifications
+// sent while no one listened are lost, so every stream re-reads the log.
+func (n *Notifier) wakeAll() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, set := range n.subs {
+		for ch := range set {
+			signal(ch)
+		}
+	}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Subscribers returns how many streams are subscribed (for metrics and tests).
+func (n *Notifier) Subscribers() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.countLocked()
+}
+
+// Start begins listening for notifications on PostgreSQL with a dedicated
+// connection (outside the pool, so streams never starve the pool).
+func (n *Notifier) Start(ctx context.Context) error {
+	if n.db.Dialect != sqldb.Postgres || n.db.Pool == nil {
+		return nil
+	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.cancel = cancel
+	n.done = make(chan struct{})
+	go n.listen(lctx)
+	return nil
+}
+
+// Stop ends listening and waits for the listener to exit.
+func (n *Notifier) Stop(ctx context.Context) error {
+	if n.cancel == nil {
+		return nil
+	}
+	n.cancel()
+	select {
+	case <-n.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Listening reports whether the LISTEN connection is up, so that every
+// instance's appends wake this process's streams.
+func (n *Notifier) Listening() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.listening
+}
+
+// Check reports whether the LISTEN connection is up (always healthy on
+// SQLite, where streams poll).
+func (n *Notifier) Check(ctx context.Context) (map[string]any, error) {
+	if n.db.Dialect != sqldb.Postgres {
+		return map[string]any{"mode": "poll"}, nil
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	d := map[string]any{"mode": "listen", "streams": n.countLocked()}
+	if !n.listening {
+		if n.lastErr != nil {
+			return d, fmt.Errorf("not listening for event notifications (streams fall back to polling): %w", n.lastErr)
+		}
+		return d, errors.New("not listening for event notifications yet (streams fall back to polling)")
+	}
+	return d, nil
+}
+
+func (n *Notifier) countLocked() int {
+	c := 0
+	for _, set := range n.subs {
+		c += len(set)
+	}
+	return c
+}
+
+func (n *Notifier) listen(ctx context.Context) {
+	defer close(n.done)
+	for {
+		err := n.listenOnce(ctx)
+		n.mu.Lock()
+		n.listening = false
+		n.lastErr = err
+		n.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		n.logger.Warn("event notification listener disconnected; reconnecting", "error", err, "retry", n.Retry.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(n.Retry):
+		}
+	}
+}
+
+// listenOnce holds one LISTEN connection until it fails or ctx ends.
+func (n *Notifier) listenOnce(ctx context.Context) error {
+	cfg := n.db.Pool.Config().ConnConfig.Copy()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := pgx.ConnectConfig(cctx, cfg)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	n.mu.Lock()
+	n.listening = true
+	n.lastErr = nil
+	n.mu.Unlock()
+	n.wakeAll()
+	for {
+		note, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		if note != nil {
+			n.Wake(note.Payload)
+		}
+	}
+}

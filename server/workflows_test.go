@@ -1,0 +1,175 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/config"
+	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/server"
+	"github.com/thecombine/combine/workflow"
+)
+
+// wfAuthn maps a bearer to a caller with the roles it names; identity is
+// another area, these tests exercise the routes' access rules.
+type wfAuthn map[string][]string
+
+func (a wfAuthn) Authenticate(_ context.Context, c combine.Credentials) (*combine.AuthContext, error) {
+	if c.Bearer == "" && !c.HasAuthorization {
+		return nil, nil
+	}
+	roles, ok := a[c.Bearer]
+	if !ok {
+		return nil, combine.Errorf(combine.EUNAUTHORIZED, "invalid credentials")
+	}
+	return &combine.AuthContext{UserID: "usr_" + c.Bearer, Roles: roles, Method: combine.AuthMethodPAT,
+		Permissions: combine.PermissionsForRoles(roles)}, nil
+}
+
+func newWorkflowServer(t *testing.T) http.Handler {
+	t.Helper()
+	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("k", 32)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := workflow.Load(workflow.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), health.NewChecker("test", "development"), prometheus.NewRegistry())
+	srv.Authn = wfAuthn{"viewer": {combine.RoleViewer}, "pm": {"pm"}}
+	srv.Engine.Workflows = reg
+	h, err := srv.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestWorkflowRoutesAccess(t *testing.T) {
+	t.Parallel()
+	h := newWorkflowServer(t)
+	cases := []struct {
+		name, path, bearer string
+		status             int
+		code               string
+	}{
+		{"list as viewer", "/api/v1/workflows", "viewer", http.StatusOK, ""},
+		{"detail as viewer", "/api/v1/workflows/software_product_development", "viewer", http.StatusOK, ""},
+		{"list anonymous", "/api/v1/workflows", "", http.StatusUnauthorized, combine.EUNAUTHORIZED},
+		{"detail anonymous", "/api/v1/workflows/software_product_development", "", http.StatusUnauthorized, combine.EUNAUTHORIZED},
+		{"bad token", "/api/v1/workflows", "forged", http.StatusUnauthorized, combine.EUNAUTHORIZED},
+		{"reviewer role alone", "/api/v1/workflows", "pm", http.StatusForbidden, combine.EFORBIDDEN},
+		{"unknown id", "/api/v1/workflows/no_such_flow", "viewer", http.StatusNotFound, combine.ENOTFOUND},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			if tc.bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.bearer)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Fatalf("status = %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			if tc.code == "" {
+				return
+			}
+			var body struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error.Code != tc.code || body.Error.Message == "" {
+				t.Fatalf("error body = %s (%v), want code %s", rec.Body, err, tc.code)
+			}
+		})
+	}
+}
+
+// wfView is the part of a workflow response the tests look at.
+type wfView struct {
+	ID            string                     `json:"workflow_id"`
+	Revision      string                     `json:"revision"`
+	Scopes        map[string]json.RawMessage `json:"scopes"`
+	DocumentTypes map[string]struct {
+		Scope      string          `json:"scope"`
+		AcceptedBy []string        `json:"accepted_by"`
+		JSONSchema json.RawMessage `json:"json_schema"`
+	} `json:"document_types"`
+	Steps   []wfStep            `json:"steps"`
+	Prompts []combine.PromptRef `json:"prompts"`
+}
+
+type wfStep struct {
+	ID      string   `json:"step_id"`
+	Steps   []wfStep `json:"steps"`
+	Prompts *struct {
+		Role, Task combine.PromptRef
+	} `json:"prompts"`
+}
+
+func getJSON(t *testing.T, h http.Handler, path string, v any) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.Header.Set("Authorization", "Bearer viewer")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET %s = %d: %s", path, rec.Code, rec.Body)
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWorkflowDetailShowsDefinition(t *testing.T) {
+	t.Parallel()
+	h := newWorkflowServer(t)
+	var wf wfView
+	getJSON(t, h, "/api/v1/workflows/software_product_development", &wf)
+	if wf.ID != "software_product_development" || wf.Revision == "" || len(wf.Scopes) != 3 {
+		t.Fatalf("definition = %+v", wf)
+	}
+	backlog := wf.DocumentTypes["epic_backlog"]
+	if backlog.Scope != "project" || len(backlog.AcceptedBy) == 0 || !strings.Contains(string(backlog.JSONSchema), `"epics"`) {
+		t.Errorf("epic_backlog = %+v", backlog)
+	}
+	// Steps nest: for_each_epic → for_each_story → implementation_notes.
+	if len(wf.Steps) != 4 || wf.Steps[3].ID != "for_each_epic" || len(wf.Steps[3].Steps) != 3 {
+		t.Fatalf("steps = %+v", wf.Steps)
+	}
+	notes := wf.Steps[3].Steps[2].Steps[0]
+	if notes.ID != "implementation_notes" || notes.Prompts == nil || notes.Prompts.Task.Version != "v1" || len(notes.Prompts.Task.SHA256) != 64 {
+		t.Errorf("implementation_notes = %+v", notes)
+	}
+	if wf.Steps[3].Prompts != nil {
+		t.Error("an iteration step shows prompts")
+	}
+	if len(wf.Prompts) != 10 { // 4 roles + 6 tasks used
+		t.Errorf("prompts = %d, want 10", len(wf.Prompts))
+	}
+
+	var list struct {
+		Workflows []wfView `json:"workflows"`
+	}
+	getJSON(t, h, "/api/v1/workflows", &list)
+	if len(list.Workflows) != 1 || list.Workflows[0].ID != wf.ID || len(list.Workflows[0].Steps) != 4 {
+		t.Fatalf("list = %+v", list)
+	}
+	if list.Workflows[0].DocumentTypes["epic_backlog"].JSONSchema != nil {
+		t.Error("the list carries the JSON schemas; only the detail should")
+	}
+}

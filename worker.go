@@ -1,0 +1,79 @@
+package combine
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Worker does the work of a production step: it writes the step's
+// document, asks clarification questions, or hands the step to a person.
+// The engine calls Work outside any transaction with a context that is
+// cancelled when the execution is cancelled; the engine, not the worker,
+// applies QA, acceptance and every state change.
+type Worker interface {
+	// Name identifies the worker in documents' created_by and attempts.
+	Name() string
+	Work(ctx context.Context, task *Task) (*WorkResult, error)
+}
+
+// Task is everything a worker gets for one attempt of a step.
+type Task struct {
+	ExecutionID      string          `json:"execution_id"`
+	WorkflowID       string          `json:"workflow_id"`
+	WorkflowRevision string          `json:"workflow_revision"`
+	ProjectID        string          `json:"project_id"`
+	ExecutionInputs  json.RawMessage `json:"execution_inputs,omitempty"`
+	Step             StepRef         `json:"step"`
+	Role             string          `json:"role"`
+	TaskPrompt       string          `json:"task_prompt"`
+	DocumentType     string          `json:"document_type"`
+	// Schema is the JSON schema the document must match (nil if none).
+	Schema json.RawMessage `json:"schema,omitempty"`
+	Inputs []TaskInput     `json:"inputs"`
+	// ContextItem is the iteration item the step is on (nil outside iterations).
+	ContextItem json.RawMessage `json:"context_item,omitempty"`
+	// Questions and Answers are the clarification rounds so far.
+	Questions []Question        `json:"questions,omitempty"`
+	Answers   map[string]string `json:"answers,omitempty"`
+	// Problems are the QA problems of the previous attempt (remediation).
+	Problems []string `json:"problems,omitempty"`
+	// ReviewerComment is the comment of the rejection being addressed.
+	ReviewerComment string `json:"reviewer_comment,omitempty"`
+	// IdempotencyKey is stable per (execution, step path, attempt): a
+	// worker that pays for calls uses it to never pay twice.
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// TaskInput is an input document of a task (its latest accepted version).
+type TaskInput struct {
+	DocumentType string          `json:"document_type"`
+	ScopeType    string          `json:"scope_type"`
+	ScopeID      string          `json:"scope_id"`
+	DocumentID   string          `json:"document_id"`
+	Version      int             `json:"version"`
+	Title        string          `json:"title"`
+	Content      json.RawMessage `json:"content"`
+}
+
+// WorkResult is a worker's answer: exactly one of Document, Questions or
+// AwaitPerson.
+type WorkResult struct {
+	Document *Submission `json:"document,omitempty"`
+	// Questions is a clarification set (at most MaxQuestions).
+	Questions []Question `json:"questions,omitempty"`
+	// AwaitPerson hands the step to a person: the execution waits for a
+	// submission.
+	AwaitPerson bool `json:"await_person,omitempty"`
+}
+
+// PersonWorker is the default worker when no LLM is configured: its work
+// is to put the execution into waiting_input until a person submits.
+type PersonWorker struct{}
+
+// Name implements Worker.
+func (PersonWorker) Name() string { return "person" }
+
+// Work implements Worker.
+func (PersonWorker) Work(ctx context.Context, task *Task) (*WorkResult, error) {
+	return &WorkResult{AwaitPerson: true}, nil
+}
