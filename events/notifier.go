@@ -10,7 +10,6 @@ package events
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/sqldb"
 )
 
@@ -138,7 +138,27 @@ func (n *Notifier) Start(ctx context.Context) error {
 	n.cancel = cancel
 	n.done = make(chan struct{})
 	go n.listen(lctx)
-	return nil
+	// Wait (briefly) for the first LISTEN so that a ready instance is also
+	// a listening one; on failure streams still work by polling.
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n.mu.Lock()
+		settled := n.listening || n.lastErr != nil
+		n.mu.Unlock()
+		if settled {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 // Stop ends listening and waits for the listener to exit.
@@ -174,9 +194,9 @@ func (n *Notifier) Check(ctx context.Context) (map[string]any, error) {
 	d := map[string]any{"mode": "listen", "streams": n.countLocked()}
 	if !n.listening {
 		if n.lastErr != nil {
-			return d, fmt.Errorf("not listening for event notifications (streams fall back to polling): %w", n.lastErr)
+			return d, fmt.Errorf("%w: not listening for event notifications (streams fall back to polling): %w", health.ErrDegraded, n.lastErr)
 		}
-		return d, errors.New("not listening for event notifications yet (streams fall back to polling)")
+		return d, fmt.Errorf("%w: not listening for event notifications yet (streams fall back to polling)", health.ErrDegraded)
 	}
 	return d, nil
 }
