@@ -213,8 +213,11 @@ type StepAttempt struct {
 	// Problems are the QA problems that failed this attempt.
 	Problems []string `json:"problems,omitempty"`
 	// Feedback is what the attempt was asked to address.
-	Feedback   json.RawMessage `json:"feedback,omitempty"`
-	DocumentID string          `json:"document_id,omitempty"`
+	Feedback json.RawMessage `json:"feedback,omitempty"`
+	// Prompts are the role and task prompt versions and SHA-256 hashes
+	// the attempt ran with.
+	Prompts    []PromptRef `json:"prompts"`
+	DocumentID string      `json:"document_id,omitempty"`
 	StartedAt  time.Time       `json:"started_at"`
 	FinishedAt *time.Time      `json:"finished_at,omitempty"`
 }

@@ -39,6 +39,9 @@ type Task struct {
 	Problems []string `json:"problems,omitempty"`
 	// ReviewerComment is the comment of the rejection being addressed.
 	ReviewerComment string `json:"reviewer_comment,omitempty"`
+	// Prompts are the step's verified role and task prompts (texts for the
+	// worker; versions and hashes are recorded on the attempt).
+	Prompts StepPrompts `json:"prompts"`
 	// IdempotencyKey is stable per (execution, step path, attempt): a
 	// worker that pays for calls uses it to never pay twice.
 	IdempotencyKey string `json:"idempotency_key"`

@@ -50,17 +50,17 @@ func (s *Service) ListSteps(ctx context.Context, executionID string) ([]*combine
 
 func (s *Service) attachAttempts(ctx context.Context, executionID string, runs map[string]*combine.StepRun) error {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT step_run_id, attempt, idempotency_key, worker, status, feedback, problems,
-		document_id, started_at, finished_at FROM step_attempts WHERE execution_id = $1 ORDER BY step_run_id, attempt`, executionID)
+		prompts, document_id, started_at, finished_at FROM step_attempts WHERE execution_id = $1 ORDER BY step_run_id, attempt`, executionID)
 	if err != nil {
 		return fmt.Errorf("list attempts: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var a combine.StepAttempt
-		var runID, fb string
+		var runID, fb, prompts string
 		var probs, doc sql.NullString
 		var finished time.Time
-		if err := rows.Scan(&runID, &a.Attempt, &a.IdempotencyKey, &a.Worker, &a.Status, &fb, &probs, &doc,
+		if err := rows.Scan(&runID, &a.Attempt, &a.IdempotencyKey, &a.Worker, &a.Status, &fb, &probs, &prompts, &doc,
 			sqldb.TimeDest{T: &a.StartedAt}, sqldb.TimeDest{T: &finished}); err != nil {
 			return fmt.Errorf("scan attempt: %w", err)
 		}
@@ -71,6 +71,9 @@ func (s *Service) attachAttempts(ctx context.Context, executionID string, runs m
 			if err := json.Unmarshal([]byte(probs.String), &a.Problems); err != nil {
 				return fmt.Errorf("decode problems: %w", err)
 			}
+		}
+		if err := json.Unmarshal([]byte(prompts), &a.Prompts); err != nil {
+			return fmt.Errorf("decode prompts: %w", err)
 		}
 		a.DocumentID = doc.String
 		if !finished.IsZero() {

@@ -66,6 +66,8 @@ type attempt struct {
 	Status      string
 	Feedback    feedback
 	Output      *combine.WorkResult
+	// Prompts are the prompt versions and hashes the attempt runs with.
+	Prompts []combine.PromptRef
 }
 
 func attemptKey(executionID, path string, n int) string {
@@ -137,9 +139,16 @@ func insertAttempt(ctx context.Context, tx *sql.Tx, a *attempt, now any) error {
 	if err != nil {
 		return fmt.Errorf("encode feedback: %w", err)
 	}
+	prompts, err := json.Marshal(a.Prompts)
+	if err != nil {
+		return fmt.Errorf("encode prompts: %w", err)
+	}
+	if a.Prompts == nil {
+		prompts = []byte("[]")
+	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO step_attempts (id, step_run_id, execution_id, step_path, attempt,
-		idempotency_key, worker, status, feedback, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		a.ID, a.StepRunID, a.ExecutionID, a.Path, a.Number, a.Key, a.Worker, a.Status, string(fb), now)
+		idempotency_key, worker, status, feedback, prompts, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		a.ID, a.StepRunID, a.ExecutionID, a.Path, a.Number, a.Key, a.Worker, a.Status, string(fb), string(prompts), now)
 	if err != nil {
 		return fmt.Errorf("insert attempt: %w", err)
 	}

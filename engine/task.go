@@ -58,12 +58,16 @@ func (s *Service) buildTask(ctx context.Context, q querier, wf *combine.Workflow
 	if err != nil {
 		return nil, err
 	}
+	prompts, err := s.wfs.StepPrompts(ctx, wf.ID, def.ID)
+	if err != nil {
+		return nil, fmt.Errorf("prompts of step %s: %w", def.ID, err)
+	}
 	t := &combine.Task{
 		ExecutionID: e.ID, WorkflowID: wf.ID, WorkflowRevision: wf.Revision, ProjectID: e.ProjectID,
 		ExecutionInputs: e.Inputs, Step: run.Ref, Role: def.Role, TaskPrompt: def.TaskPrompt,
 		DocumentType: def.Produces, Schema: schema, ContextItem: item, Inputs: []combine.TaskInput{},
 		Questions: a.Feedback.Questions, Answers: a.Feedback.Answers, Problems: a.Feedback.Problems,
-		ReviewerComment: a.Feedback.ReviewerComment, IdempotencyKey: a.Key,
+		ReviewerComment: a.Feedback.ReviewerComment, IdempotencyKey: a.Key, Prompts: *prompts,
 	}
 	scopes := scopesOf(wf, e, run.Ref)
 	for _, in := range def.Inputs {

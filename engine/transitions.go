@@ -65,14 +65,35 @@ func (s *Service) startNext(ctx context.Context, tx *sql.Tx, wf *combine.Workflo
 	return s.newAttempt(ctx, tx, e, run, feedback{}, "start")
 }
 
+// promptRefs returns the prompt versions and hashes a step runs with, so
+// that every attempt records exactly which prompts it used.
+func (s *Service) promptRefs(ctx context.Context, workflowID, stepID string) ([]combine.PromptRef, error) {
+	sp, err := s.wfs.StepPrompts(ctx, workflowID, stepID)
+	if err != nil {
+		return nil, fmt.Errorf("prompts of step %s: %w", stepID, err)
+	}
+	var refs []combine.PromptRef
+	for _, p := range []combine.ResolvedPrompt{sp.Role, sp.Task} {
+		if p.Name != "" {
+			refs = append(refs, p.PromptRef)
+		}
+	}
+	return refs, nil
+}
+
 // newAttempt opens the next attempt of run and queues its work.
 func (s *Service) newAttempt(ctx context.Context, tx *sql.Tx, e *execRow, run *stepRun, fb feedback, reason string) error {
 	now := sqldb.Time(s.now())
+	prompts, err := s.promptRefs(ctx, e.WorkflowID, run.Ref.StepID)
+	if err != nil {
+		return err
+	}
 	run.Attempts++
 	run.Ref.Attempt = run.Attempts
 	a := &attempt{
 		ID: newID("att"), StepRunID: run.ID, ExecutionID: e.ID, Path: run.Ref.Path, Number: run.Attempts,
 		Key: attemptKey(e.ID, run.Ref.Path, run.Attempts), Worker: s.worker.Name(), Status: attRunning, Feedback: fb,
+		Prompts: prompts,
 	}
 	if err := insertAttempt(ctx, tx, a, now); err != nil {
 		return err
