@@ -51,8 +51,15 @@ func TestCrashRecovery(t *testing.T) {
 	const perRound = 4
 	var ids []string
 	projects := map[string]string{}
-	kills, actions := 0, 0
+	kills, actions, rounds := 0, 0, 0
+	type followed struct {
+		id  string
+		evs []*combine.Event
+		err error
+	}
+	streamed := make(chan followed, 6)
 	for round := 1; kills < 10; round++ {
+		rounds = round
 		if round > 6 {
 			t.Fatalf("only %d kills in %d rounds", kills, round-1)
 		}
@@ -64,6 +71,9 @@ func TestCrashRecovery(t *testing.T) {
 			projects[e.ID] = project
 		}
 		ids = append(ids, batch...)
+		// A viewer follows the first execution of the round across the
+		// kills, reconnecting with Last-Event-ID as EventSource does.
+		go func(id string) { evs, err := c.follow(ctx, id); streamed <- followed{id, evs, err} }(batch[0])
 		p := &person{clients: []*client{c}}
 		driven := make(chan error, 1)
 		go func() { driven <- p.drive(ctx, batch) }()
@@ -88,6 +98,13 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("%d kills during %d executions, %d actions accepted", kills, len(ids), actions)
 	for _, id := range ids {
 		checkCleanRun(t, c, id, projects[id])
+	}
+	for range rounds {
+		f := <-streamed
+		if f.err != nil {
+			t.Fatalf("following %s across the kills: %v", f.id, f.err)
+		}
+		checkEventLog(t, f.evs, combine.EventExecutionCompleted)
 	}
 }
 
