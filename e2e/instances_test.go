@@ -38,6 +38,15 @@ func TestTwoInstances(t *testing.T) {
 	b := env.startInstance("b", "RUNNER_INSTANCE_ID=b")
 	ca, cb := newClient(t, a.URL, token), newClient(t, b.URL, token)
 
+	// The control: one execution run on a alone, without interruption.
+	control := ca.start("control")
+	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ccancel()
+	if err := (&person{clients: []*client{ca}}).drive(cctx, []string{control.ID}); err != nil {
+		t.Fatalf("the uninterrupted run: %v", err)
+	}
+	want := runSignature(t, ca, control.ID, "control")
+
 	const executions = 6
 	var ids []string
 	projects := map[string]string{}
@@ -94,6 +103,9 @@ func TestTwoInstances(t *testing.T) {
 	}
 	for _, id := range ids {
 		checkCleanRun(t, ca, id, projects[id])
+		if got := runSignature(t, ca, id, projects[id]); got != want {
+			t.Errorf("execution %s differs from the uninterrupted run:\n got: %s\nwant: %s", id, got, want)
+		}
 	}
 	f := <-streamed
 	if f.err != nil {
