@@ -92,11 +92,19 @@ func sameSet(t testing.TB, what string, got, want map[latestKey]bool) {
 
 // follow reads the execution's event stream until it ends, reconnecting
 // with Last-Event-ID whenever the connection drops (as EventSource does;
-// e.g. when the server is killed), and returns every event received.
+// e.g. when the server is killed) until ctx ends, and returns every event
+// received.
 func (c *client) follow(ctx context.Context, id string) ([]*combine.Event, error) {
 	var got []*combine.Event
 	var last int64
-	for attempt := 0; attempt < 50; attempt++ {
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return got, fmt.Errorf("events: still reconnecting after %d events: %w", len(got), ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 		req, err := http.NewRequestWithContext(ctx, "GET", c.base()+"/api/v1/executions/"+id+"/events", nil)
 		if err != nil {
 			return got, err
@@ -107,15 +115,15 @@ func (c *client) follow(ctx context.Context, id string) ([]*combine.Event, error
 		}
 		resp, err := http.DefaultClient.Do(req) // no timeout: a stream is long
 		if err != nil {
-			if ctx.Err() != nil {
-				return got, ctx.Err()
-			}
-			time.Sleep(100 * time.Millisecond)
-			continue
+			continue // the server is down: retry until ctx ends
 		}
 		if resp.StatusCode == http.StatusNoContent {
 			resp.Body.Close()
 			return got, nil
+		}
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			resp.Body.Close()
+			continue
 		}
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
@@ -144,7 +152,6 @@ func (c *client) follow(ctx context.Context, id string) ([]*combine.Event, error
 		}
 		resp.Body.Close()
 	}
-	return got, fmt.Errorf("events: gave up reconnecting")
 }
 
 // checkEventLog asserts that events are gap-free from seq 1 and end with

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +30,8 @@ var runnerEnv = []string{
 // SIGKILL at random moments (at least ten times), restarting it each time
 // on the same database. Every execution must end completed with exactly
 // the documents of an uninterrupted run: each (type, scope) once, version
-// 1, the submitted content; and a gap-free event log.
+// 1, the submitted content; and a gap-free event log — the documents and
+// the event sequence identical to a control execution run without kills.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -39,6 +42,15 @@ func TestCrashRecovery(t *testing.T) {
 	token := env.token("crash@example.com", "admin")
 	srv := env.startInstance("serve")
 	c := newClient(t, srv.URL, token)
+
+	// The control: one execution run without interruption.
+	control := c.start("control")
+	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ccancel()
+	if err := (&person{clients: []*client{c}}).drive(cctx, []string{control.ID}); err != nil {
+		t.Fatalf("the uninterrupted run: %v", err)
+	}
+	want := runSignature(t, c, control.ID, "control")
 
 	seed := time.Now().UnixNano()
 	t.Logf("kill schedule seed %d", seed)
@@ -51,8 +63,15 @@ func TestCrashRecovery(t *testing.T) {
 	const perRound = 4
 	var ids []string
 	projects := map[string]string{}
-	kills, actions := 0, 0
+	kills, actions, rounds := 0, 0, 0
+	type followed struct {
+		id  string
+		evs []*combine.Event
+		err error
+	}
+	streamed := make(chan followed, 6)
 	for round := 1; kills < 10; round++ {
+		rounds = round
 		if round > 6 {
 			t.Fatalf("only %d kills in %d rounds", kills, round-1)
 		}
@@ -64,6 +83,9 @@ func TestCrashRecovery(t *testing.T) {
 			projects[e.ID] = project
 		}
 		ids = append(ids, batch...)
+		// A viewer follows the first execution of the round across the
+		// kills, reconnecting with Last-Event-ID as EventSource does.
+		go func(id string) { evs, err := c.follow(ctx, id); streamed <- followed{id, evs, err} }(batch[0])
 		p := &person{clients: []*client{c}}
 		driven := make(chan error, 1)
 		go func() { driven <- p.drive(ctx, batch) }()
@@ -88,7 +110,51 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("%d kills during %d executions, %d actions accepted", kills, len(ids), actions)
 	for _, id := range ids {
 		checkCleanRun(t, c, id, projects[id])
+		if got := runSignature(t, c, id, projects[id]); got != want {
+			t.Errorf("execution %s differs from the uninterrupted run:\n got: %s\nwant: %s", id, got, want)
+		}
 	}
+	for range rounds {
+		f := <-streamed
+		if f.err != nil {
+			t.Fatalf("following %s across the kills: %v", f.id, f.err)
+		}
+		checkEventLog(t, f.evs, combine.EventExecutionCompleted)
+	}
+}
+
+// runSignature describes a completed run for comparison with another
+// project's: every document version (type, scope, version, title,
+// content) and the sequence of events (type and step), with the project
+// id replaced by a placeholder.
+func runSignature(t *testing.T, c *client, id, project string) string {
+	t.Helper()
+	var all struct {
+		Documents []*document_ `json:"documents"`
+	}
+	c.must("GET", "/api/v1/documents?limit=500&execution_id="+url.QueryEscape(id), nil, http.StatusOK, &all)
+	var lines []string
+	for _, d := range all.Documents {
+		var content any
+		_ = json.Unmarshal(d.Content, &content)
+		norm, _ := json.Marshal(content)
+		lines = append(lines, fmt.Sprintf("doc %s %s v%d %q %s", d.DocumentType, d.ScopeID, d.Version, d.Title, norm))
+	}
+	slices.Sort(lines)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	evs, err := c.follow(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		var d struct {
+			StepPath string `json:"step_path"`
+		}
+		_ = json.Unmarshal(ev.Data, &d)
+		lines = append(lines, fmt.Sprintf("event %d %s %s", ev.Seq, ev.Type, d.StepPath))
+	}
+	return strings.ReplaceAll(strings.Join(lines, "\n"), project, "<project>")
 }
 
 // checkCleanRun asserts that a completed execution holds exactly the

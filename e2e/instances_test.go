@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,6 +37,15 @@ func TestTwoInstances(t *testing.T) {
 	a := env.startInstance("a", "RUNNER_INSTANCE_ID=a")
 	b := env.startInstance("b", "RUNNER_INSTANCE_ID=b")
 	ca, cb := newClient(t, a.URL, token), newClient(t, b.URL, token)
+
+	// The control: one execution run on a alone, without interruption.
+	control := ca.start("control")
+	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ccancel()
+	if err := (&person{clients: []*client{ca}}).drive(cctx, []string{control.ID}); err != nil {
+		t.Fatalf("the uninterrupted run: %v", err)
+	}
+	want := runSignature(t, ca, control.ID, "control")
 
 	const executions = 6
 	var ids []string
@@ -77,6 +89,7 @@ func TestTwoInstances(t *testing.T) {
 	for p.Actions() < executions*11/3 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
+	ranOnB := workerCalls(t, b)
 	b.kill()
 	aURL := a.URL()
 	route.Store(&aURL)
@@ -90,6 +103,9 @@ func TestTwoInstances(t *testing.T) {
 	}
 	for _, id := range ids {
 		checkCleanRun(t, ca, id, projects[id])
+		if got := runSignature(t, ca, id, projects[id]); got != want {
+			t.Errorf("execution %s differs from the uninterrupted run:\n got: %s\nwant: %s", id, got, want)
+		}
 	}
 	f := <-streamed
 	if f.err != nil {
@@ -97,6 +113,36 @@ func TestTwoInstances(t *testing.T) {
 	}
 	checkEventLog(t, f.evs, combine.EventExecutionCompleted)
 	checkStartedOnce(t, ca, ids)
+	// Both instances worked steps (the queue is shared, not partitioned
+	// by the instance an execution was started on).
+	if ranOnA := workerCalls(t, a); ranOnA == 0 || ranOnB == 0 {
+		t.Fatalf("worker calls: %v on a, %v on b; want both instances to run steps", ranOnA, ranOnB)
+	} else {
+		t.Logf("worker calls: %v on a, %v on b before it was killed", ranOnA, ranOnB)
+	}
+}
+
+// workerCalls is how many step attempts an instance's runner has worked,
+// from its /metrics.
+func workerCalls(t *testing.T, in *instance) float64 {
+	t.Helper()
+	resp, err := http.Get(in.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	total := 0.0
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "combine_engine_worker_call_duration_seconds_count{") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &v); err == nil {
+			total += v
+		}
+	}
+	return total
 }
 
 // checkStartedOnce asserts that no step instance was started twice for

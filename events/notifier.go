@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/sqldb"
@@ -54,6 +55,8 @@ type Notifier struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	received prometheus.Counter
 }
 
 // NewNotifier returns a notifier for db. Start begins listening (a no-op
@@ -64,6 +67,22 @@ func NewNotifier(db *sqldb.DB, logger *slog.Logger) *Notifier {
 		logger: logger,
 		Retry:  time.Second,
 		subs:   map[string]map[chan struct{}]struct{}{},
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "combine_event_notifications_total",
+			Help: "Notifications of appended execution events received from PostgreSQL by this process.",
+		}),
+	}
+}
+
+// Collectors are the notifier's Prometheus series, for the server's
+// registry: open subscriptions and notifications received.
+func (n *Notifier) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "combine_event_subscriptions",
+			Help: "Open subscriptions to execution events in this process (SSE streams, and worker calls watching for a cancel).",
+		}, func() float64 { return float64(n.Subscribers()) }),
+		n.received,
 	}
 }
 
@@ -191,7 +210,7 @@ func (n *Notifier) Check(ctx context.Context) (map[string]any, error) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	d := map[string]any{"mode": "listen", "streams": n.countLocked()}
+	d := map[string]any{"mode": "listen", "subscriptions": n.countLocked()}
 	if !n.listening {
 		if n.lastErr != nil {
 			return d, fmt.Errorf("%w: not listening for event notifications (streams fall back to polling): %w", health.ErrDegraded, n.lastErr)
@@ -253,6 +272,7 @@ func (n *Notifier) listenOnce(ctx context.Context) error {
 			return err
 		}
 		if note != nil {
+			n.received.Inc()
 			n.Wake(note.Payload)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/thecombine/combine/events"
 	"github.com/thecombine/combine/internal/testdb"
 	"github.com/thecombine/combine/sqldb"
@@ -165,5 +167,36 @@ func TestNotifierReconnects(t *testing.T) {
 	}
 	if !received(wake, 5*time.Second) {
 		t.Fatal("a notification after the reconnection was not delivered")
+	}
+}
+
+func TestNotifierMetrics(t *testing.T) {
+	t.Parallel()
+	n := events.NewNotifier(testdb.Open(t), discard())
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(n.Collectors()...)
+	_, c1 := n.Subscribe("exe_m")
+	_, c2 := n.Subscribe("exe_n")
+	defer c2()
+	gauge := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "combine_event_subscriptions" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("combine_event_subscriptions is not exported")
+		return 0
+	}
+	if g := gauge(); g != 2 {
+		t.Fatalf("subscriptions gauge = %v, want 2", g)
+	}
+	c1()
+	if g := gauge(); g != 1 {
+		t.Fatalf("subscriptions gauge after one ended = %v, want 1", g)
 	}
 }
