@@ -88,6 +88,15 @@ func (s *Service) newAttempt(ctx context.Context, tx *sql.Tx, e *execRow, run *s
 	if err != nil {
 		return err
 	}
+	if run.Attempts > 0 && len(fb.Questions) == 0 {
+		// A redo (QA remediation, rejection) keeps the clarification
+		// rounds so far: the worker must not ask them again.
+		prev, err := findAttempt(ctx, tx, e.ID, run.Ref.Path, run.Attempts)
+		if err != nil {
+			return err
+		}
+		fb.Questions, fb.Answers = prev.Feedback.Questions, prev.Feedback.Answers
+	}
 	run.Attempts++
 	run.Ref.Attempt = run.Attempts
 	a := &attempt{
