@@ -218,8 +218,8 @@ type StepAttempt struct {
 	// the attempt ran with.
 	Prompts    []PromptRef `json:"prompts"`
 	DocumentID string      `json:"document_id,omitempty"`
-	StartedAt  time.Time       `json:"started_at"`
-	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+	StartedAt  time.Time   `json:"started_at"`
+	FinishedAt *time.Time  `json:"finished_at,omitempty"`
 }
 
 // StepService exposes the record of an execution's steps.
