@@ -32,6 +32,11 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer a.close()
+	release, err := a.db.ClaimServer(ctx, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	srv := server.New(cfg, logger, a.health, a.reg)
 	if err := a.wireIdentity(ctx, srv); err != nil {

@@ -69,3 +69,23 @@ func TestServeRefusesInvalidConfig(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestServeRefusesASecondServerOnOneSQLiteFile: two servers on one SQLite
+// file would run the same jobs twice, so the second refuses to start.
+func TestServeRefusesASecondServerOnOneSQLiteFile(t *testing.T) {
+	t.Parallel()
+	if testdb.Postgres() {
+		t.Skip("PostgreSQL instances share the work; the guard is for SQLite")
+	}
+	url := testdb.URL(t)
+	first := startServe(t, "DATABASE_URL="+url)
+	r := runCombine(t, baseEnv("DATABASE_URL="+url, "ADDR=127.0.0.1:0"), "serve")
+	if r.code != 1 || !strings.Contains(r.stderr, "another combine serve is using the SQLite database") {
+		t.Fatalf("second serve: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if code := first.stop(t); code != 0 {
+		t.Fatalf("first serve exited %d", code)
+	}
+	// Once the first is gone, a new server starts on the same file.
+	startServe(t, "DATABASE_URL="+url).stop(t)
+}
