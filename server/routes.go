@@ -98,6 +98,7 @@ type Route struct {
 func (s *Server) Routes() []Route {
 	var rs []Route
 	rs = append(rs, s.systemRoutes()...)
+	rs = append(rs, s.homeRoutes()...)
 	rs = append(rs, s.identityRoutes()...)
 	rs = append(rs, s.loginRoutes()...)
 	rs = append(rs, s.engineRoutes()...)
