@@ -54,12 +54,12 @@ func runnerInstanceID(configured, addr string) string {
 		return configured
 	}
 	host, _ := os.Hostname()
-	if _, port, err := net.SplitHostPort(addr); err == nil && port != "0" {
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		if port == "0" {
+			// An ephemeral port says nothing stable: tell processes apart by pid.
+			return fmt.Sprintf("%s:pid%d", host, os.Getpid())
+		}
 		return host + ":" + port
-	}
-	if _, port, err := net.SplitHostPort(addr); err == nil && port == "0" {
-		// An ephemeral port says nothing stable: tell processes apart by pid.
-		return fmt.Sprintf("%s:pid%d", host, os.Getpid())
 	}
 	return host
 }
