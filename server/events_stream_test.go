@@ -152,7 +152,10 @@ func TestEventStreamRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", in.ts.URL+"/api/v1/executions/"+tt.id+"/events", nil)
+			// A stream wrongly opened ends with the context, not the test run.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", in.ts.URL+"/api/v1/executions/"+tt.id+"/events", nil)
 			if b := in.callers.bearer(tt.caller); b != "" {
 				req.Header.Set("Authorization", "Bearer "+b)
 			}
