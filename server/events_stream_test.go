@@ -29,7 +29,7 @@ func TestEventStreamReplaysThenFollowsAndEnds(t *testing.T) {
 	id := newExecution(t, in.db)
 	appendEvents(t, in.db, id, started, stepUp, input)
 
-	s := openStream(t, in.ts.URL, id, "viewer", nil, "")
+	s := openStream(t, in.ts.URL, id, in.callers.bearer("viewer"), nil, "")
 	if s.resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", s.resp.StatusCode)
 	}
@@ -72,7 +72,7 @@ func TestEventStreamResumes(t *testing.T) {
 	types := []string{started, stepUp, input, produced}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := openStream(t, in.ts.URL, id, "viewer", tt.header, tt.query)
+			s := openStream(t, in.ts.URL, id, in.callers.bearer("viewer"), tt.header, tt.query)
 			checkEvent(t, s.next(t, 5*time.Second), tt.first, types[tt.first-1], id)
 		})
 	}
@@ -85,7 +85,7 @@ func TestEventStreamResumes(t *testing.T) {
 		{map[string]string{"Last-Event-ID": "-1"}, ""},
 		{nil, "?after=1.5"},
 	} {
-		s := openStream(t, in.ts.URL, id, "viewer", bad.header, bad.query)
+		s := openStream(t, in.ts.URL, id, in.callers.bearer("viewer"), bad.header, bad.query)
 		decodeError(t, s.resp, http.StatusBadRequest, "invalid_request")
 	}
 }
@@ -97,12 +97,12 @@ func TestEventStreamOfAFinishedExecution(t *testing.T) {
 	appendEvents(t, in.db, id, started, combine.EventExecutionCancelled)
 
 	// A reconnect after the last event: 204 tells EventSource to stop.
-	s := openStream(t, in.ts.URL, id, "viewer", map[string]string{"Last-Event-ID": "2"}, "")
+	s := openStream(t, in.ts.URL, id, in.callers.bearer("viewer"), map[string]string{"Last-Event-ID": "2"}, "")
 	if s.resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("status %d, want 204 for a finished, fully delivered log", s.resp.StatusCode)
 	}
 	// A reconnect before it replays the rest and ends.
-	s = openStream(t, in.ts.URL, id, "viewer", map[string]string{"Last-Event-ID": "1"}, "")
+	s = openStream(t, in.ts.URL, id, in.callers.bearer("viewer"), map[string]string{"Last-Event-ID": "1"}, "")
 	m := s.next(t, 5*time.Second)
 	if m.ID != "2" || m.Event != combine.EventExecutionCancelled {
 		t.Fatalf("got %+v", m)
@@ -116,7 +116,7 @@ func TestEventStreamKeepalive(t *testing.T) {
 	t.Parallel()
 	in := newStreamInstance(t, testdb.Open(t), streamOpts{poll: 20 * time.Millisecond, keepalive: 100 * time.Millisecond})
 	id := newExecution(t, in.db)
-	s := openStream(t, in.ts.URL, id, "viewer", nil, "")
+	s := openStream(t, in.ts.URL, id, in.callers.bearer("viewer"), nil, "")
 	comments := 0
 	for comments < 2 {
 		m := s.read(t, 5*time.Second)
@@ -140,20 +140,24 @@ func TestEventStreamRefusals(t *testing.T) {
 	in := newStreamInstance(t, testdb.Open(t), streamOpts{})
 	id := newExecution(t, in.db)
 	tests := []struct {
-		name, id, token string
-		status          int
-		code            string
+		name, id, caller string
+		status           int
+		code             string
 	}{
 		{"unknown execution", "exe_nope", "viewer", http.StatusNotFound, "not_found"},
 		{"no credentials", id, "", http.StatusUnauthorized, "unauthorized"},
-		{"bad token", id, "pat_wrong", http.StatusUnauthorized, "unauthorized"},
-		{"no execution:read", id, "nothing", http.StatusForbidden, "forbidden"},
+		{"forged token", id, forgedCaller, http.StatusUnauthorized, "unauthorized"},
+		{"revoked token", id, revokedCaller, http.StatusUnauthorized, "unauthorized"},
+		{"no execution:read", id, "reviewer", http.StatusForbidden, "forbidden"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", in.ts.URL+"/api/v1/executions/"+tt.id+"/events", nil)
-			if tt.token != "" {
-				req.Header.Set("Authorization", "Bearer "+tt.token)
+			// A stream wrongly opened ends with the context, not the test run.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", in.ts.URL+"/api/v1/executions/"+tt.id+"/events", nil)
+			if b := in.callers.bearer(tt.caller); b != "" {
+				req.Header.Set("Authorization", "Bearer "+b)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -176,7 +180,7 @@ func TestEventStreamEndsWhenTheClientLeaves(t *testing.T) {
 	in := newStreamInstance(t, testdb.Open(t), streamOpts{poll: 20 * time.Millisecond, keepalive: time.Minute})
 	id := newExecution(t, in.db)
 	appendEvents(t, in.db, id, started)
-	s := openStream(t, in.ts.URL, id, "viewer", nil, "")
+	s := openStream(t, in.ts.URL, id, in.callers.bearer("viewer"), nil, "")
 	s.next(t, 5*time.Second)
 	if n := in.notifier.Subscribers(); n != 1 {
 		t.Fatalf("subscribers = %d, want 1", n)
@@ -197,7 +201,7 @@ func TestEventStreamEndsAtShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- in.srv.Serve(ctx, ln) }()
-	s := openStream(t, "http://"+ln.Addr().String(), id, "viewer", nil, "")
+	s := openStream(t, "http://"+ln.Addr().String(), id, in.callers.bearer("viewer"), nil, "")
 	s.next(t, 5*time.Second)
 	cancel()
 	if m := s.read(t, 10*time.Second); m != nil {
@@ -242,7 +246,7 @@ func TestEventStreamAcrossInstances(t *testing.T) {
 		return err == nil
 	})
 	id := newExecution(t, writer.db)
-	s := openStream(t, reader.ts.URL, id, "viewer", nil, "")
+	s := openStream(t, reader.ts.URL, id, reader.callers.bearer("viewer"), nil, "")
 	waitFor(t, 5*time.Second, "the stream to subscribe", func() bool { return reader.notifier.Subscribers() == 1 })
 	for i, typ := range []string{started, stepUp, done} {
 		appendEvents(t, writer.db, id, typ)
@@ -298,13 +302,12 @@ func TestEventStreamAcrossInstancesThroughTheEngine(t *testing.T) {
 	reader := newStreamInstance(t, open(), streamOpts{poll: time.Minute, keepalive: time.Minute})
 	waitFor(t, 10*time.Second, "the reader to listen", func() bool { return reader.notifier.Listening() })
 
-	admin := combine.NewContextWithAuth(ctx, &combine.AuthContext{UserID: "usr_admin", Roles: []string{combine.RoleAdmin},
-		Permissions: combine.PermissionsForRoles([]string{combine.RoleAdmin})})
+	admin := writer.callers.auth(t, "admin")
 	e, err := writer.svc.StartExecution(admin, combine.StartExecution{WorkflowID: "software_product_development", ProjectID: "acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := openStream(t, reader.ts.URL, e.ID, "viewer", nil, "")
+	s := openStream(t, reader.ts.URL, e.ID, reader.callers.bearer("viewer"), nil, "")
 	expect := func(types ...string) {
 		t.Helper()
 		for _, typ := range types {

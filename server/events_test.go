@@ -28,31 +28,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// tokenAuthn maps bearer tokens to callers: the stream tests exercise the
-// route's access rule, not the identity area.
-type tokenAuthn map[string]*combine.AuthContext
-
-func (a tokenAuthn) Authenticate(ctx context.Context, c combine.Credentials) (*combine.AuthContext, error) {
-	if ac, ok := a[c.Bearer]; ok {
-		return ac, nil
-	}
-	return nil, combine.Errorf(combine.EUNAUTHORIZED, "invalid credentials")
-}
-
-var streamCallers = tokenAuthn{
-	"viewer":  {UserID: "usr_viewer", Roles: []string{combine.RoleViewer}, Permissions: combine.PermissionsForRoles([]string{combine.RoleViewer})},
-	"nothing": {UserID: "usr_nothing", Permissions: combine.PermissionSet{}},
-}
-
 // streamInstance is one server instance on a database: its engine
 // service (not running steps: the tests write the log themselves), its
-// notifier and its HTTP server.
+// notifier, its HTTP server and its callers (real users' tokens).
 type streamInstance struct {
 	db       *sqldb.DB
 	svc      *engine.Service
 	notifier *events.Notifier
 	ts       *httptest.Server
 	srv      *server.Server
+	callers  *testCallers
 }
 
 type streamOpts struct {
@@ -80,7 +65,7 @@ func newStreamInstance(t *testing.T, db *sqldb.DB, o streamOpts) *streamInstance
 		t.Fatal(err)
 	}
 	srv := server.New(cfg, logger, health.NewChecker("test", "development"), prometheus.NewRegistry())
-	srv.Authn = streamCallers
+	callers := useIdentity(t, db, srv, "viewer", "admin", "reviewer", forgedCaller, revokedCaller)
 	srv.Engine = server.EngineDeps{
 		Workflows: wfs, Executions: svc, Documents: svc, Events: svc,
 		EventWaker: n, EventPoll: o.poll, EventKeepalive: o.keepalive,
@@ -91,7 +76,7 @@ func newStreamInstance(t *testing.T, db *sqldb.DB, o streamOpts) *streamInstance
 	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &streamInstance{db: db, svc: svc, notifier: n, ts: ts, srv: srv}
+	return &streamInstance{db: db, svc: svc, notifier: n, ts: ts, srv: srv, callers: callers}
 }
 
 // newExecution stores an execution row with an empty log.

@@ -23,26 +23,15 @@ import (
 	"github.com/thecombine/combine/server"
 )
 
-// apiCallers are the API tests' credentials: bearer token = caller name.
-// This is the one place to switch to real identity tokens.
-var apiCallers = tokenAuthn{
-	"viewer":   caller("usr_viewer", combine.RoleViewer),
-	"operator": caller("usr_operator", combine.RoleOperator),
-	"pm":       caller("usr_pm", combine.RoleOperator, "pm"),
-	"admin":    caller("usr_admin", combine.RoleAdmin),
-}
-
-func caller(id string, roles ...string) *combine.AuthContext {
-	return &combine.AuthContext{UserID: id, Roles: roles, Permissions: combine.PermissionsForRoles(roles)}
-}
-
 type apiClient struct {
-	t  *testing.T
-	ts *httptest.Server
+	t       *testing.T
+	ts      *httptest.Server
+	callers *testCallers
 }
 
 // newAPI serves the engine's API over a running engine on a fresh
-// database, with the tiny test workflow.
+// database, with the tiny test workflow; callers authenticate with real
+// users' tokens.
 func newAPI(t *testing.T) *apiClient {
 	t.Helper()
 	ctx := context.Background()
@@ -65,7 +54,7 @@ func newAPI(t *testing.T) *apiClient {
 		t.Fatal(err)
 	}
 	srv := server.New(cfg, logger, health.NewChecker("test", "development"), prometheus.NewRegistry())
-	srv.Authn = apiCallers
+	callers := useIdentity(t, db, srv, "viewer", "operator", "pm", "admin", "reviewer", forgedCaller, revokedCaller)
 	srv.Engine = server.EngineDeps{Workflows: wfs, Executions: svc, Documents: svc, Events: svc, Steps: svc}
 	h, err := srv.Handler()
 	if err != nil {
@@ -73,10 +62,10 @@ func newAPI(t *testing.T) *apiClient {
 	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &apiClient{t: t, ts: ts}
+	return &apiClient{t: t, ts: ts, callers: callers}
 }
 
-// do sends a request as who and decodes the JSON answer into out (if
+// do sends a request as the caller named who and decodes the JSON answer into out (if
 // not nil), returning the status.
 func (c *apiClient) do(who, method, path, body string, out any) int {
 	c.t.Helper()
@@ -86,7 +75,7 @@ func (c *apiClient) do(who, method, path, body string, out any) int {
 	}
 	req, _ := http.NewRequest(method, c.ts.URL+path, rd)
 	if who != "" {
-		req.Header.Set("Authorization", "Bearer "+who)
+		req.Header.Set("Authorization", "Bearer "+c.callers.bearer(who))
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -142,7 +131,7 @@ func TestExecutionAPI(t *testing.T) {
 	if code := c.do("operator", "POST", "/api/v1/workflows/tiny/executions", `{"project_id": "acme", "inputs": {"idea": "x"}}`, &e); code != 201 {
 		t.Fatalf("start = %d", code)
 	}
-	if e.Status != combine.StatusPending || e.ProjectID != "acme" || e.WorkflowRevision != "r1" || e.CreatedBy != "usr_operator" {
+	if e.Status != combine.StatusPending || e.ProjectID != "acme" || e.WorkflowRevision != "r1" || e.CreatedBy != c.callers.userID("operator") {
 		t.Fatalf("started = %+v", e)
 	}
 	id := e.ID
@@ -155,6 +144,9 @@ func TestExecutionAPI(t *testing.T) {
 		code                          string
 	}{
 		{"anonymous start", "", "POST", "/api/v1/workflows/tiny/executions", `{}`, 401, "unauthorized"},
+		{"forged token", forgedCaller, "GET", "/api/v1/executions/" + id, "", 401, "unauthorized"},
+		{"revoked token", revokedCaller, "GET", "/api/v1/executions/" + id, "", 401, "unauthorized"},
+		{"reviewer role alone cannot read", "reviewer", "GET", "/api/v1/executions/" + id, "", 403, "forbidden"},
 		{"viewer cannot start", "viewer", "POST", "/api/v1/workflows/tiny/executions", `{}`, 403, "forbidden"},
 		{"unknown workflow", "operator", "POST", "/api/v1/workflows/nope/executions", `{}`, 404, "not_found"},
 		{"bad project id", "operator", "POST", "/api/v1/workflows/tiny/executions", `{"project_id": "a b"}`, 400, "invalid_request"},
@@ -176,6 +168,13 @@ func TestExecutionAPI(t *testing.T) {
 	}
 	if probs, _ := ae.Error.Details["problems"].([]any); len(probs) != 1 {
 		t.Fatalf("QA problems = %v", ae.Error.Details)
+	}
+	// The route refusals reached the identity audit log through the
+	// server's denial hook, with the caller the authenticator resolved.
+	denied, _, err := c.callers.svc.FindAudit(context.Background(),
+		combine.AuditFilter{Action: combine.AuditPermissionDenied, Actor: c.callers.userID("viewer")})
+	if err != nil || len(denied) != 2 {
+		t.Fatalf("viewer's audited denials = %d (%v), want 2", len(denied), err)
 	}
 	c.waitFor(id, combine.StatusWaitingInput, "discovery")
 	// The whole body is the document when it has no "content" object.
@@ -213,7 +212,7 @@ func TestExecutionAPI(t *testing.T) {
 			one = d
 		}
 	}
-	if one.Acceptance.Status != combine.AcceptanceAccepted || one.Acceptance.DecidedBy != "usr_pm" || one.Acceptance.Comment != "ok" {
+	if one.Acceptance.Status != combine.AcceptanceAccepted || one.Acceptance.DecidedBy != c.callers.userID("pm") || one.Acceptance.Comment != "ok" {
 		t.Fatalf("backlog = %+v", one)
 	}
 	var got combine.Document
@@ -244,7 +243,7 @@ func TestExecutionAPI(t *testing.T) {
 	disc := record.Steps[0]
 	if disc.StepID != "discovery" || disc.Status != "completed" || disc.QAFailures != 1 || len(disc.Attempts) != 2 ||
 		disc.Attempts[0].Status != "qa_failed" || len(disc.Attempts[0].Problems) != 1 ||
-		disc.Attempts[1].Status != "document" || disc.Attempts[1].Worker != "user:usr_operator" || disc.Attempts[1].DocumentID == "" {
+		disc.Attempts[1].Status != "document" || disc.Attempts[1].Worker != "user:"+c.callers.userID("operator") || disc.Attempts[1].DocumentID == "" {
 		t.Fatalf("discovery record = %+v", disc)
 	}
 	if back := record.Steps[1]; back.Attempts[0].Status != "accepted" {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,27 +14,19 @@ import (
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/config"
 	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/internal/testdb"
 	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/workflow"
 )
 
-// wfAuthn maps a bearer to a caller with the roles it names; identity is
-// another area, these tests exercise the routes' access rules.
-type wfAuthn map[string][]string
-
-func (a wfAuthn) Authenticate(_ context.Context, c combine.Credentials) (*combine.AuthContext, error) {
-	if c.Bearer == "" && !c.HasAuthorization {
-		return nil, nil
-	}
-	roles, ok := a[c.Bearer]
-	if !ok {
-		return nil, combine.Errorf(combine.EUNAUTHORIZED, "invalid credentials")
-	}
-	return &combine.AuthContext{UserID: "usr_" + c.Bearer, Roles: roles, Method: combine.AuthMethodPAT,
-		Permissions: combine.PermissionsForRoles(roles)}, nil
+// wfServer is the workflow routes over the built-in registry, with real
+// callers on a fresh database.
+type wfServer struct {
+	h       http.Handler
+	callers *testCallers
 }
 
-func newWorkflowServer(t *testing.T) http.Handler {
+func newWorkflowServer(t *testing.T) *wfServer {
 	t.Helper()
 	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("k", 32)}))
 	if err != nil {
@@ -46,20 +37,31 @@ func newWorkflowServer(t *testing.T) http.Handler {
 		t.Fatal(err)
 	}
 	srv := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), health.NewChecker("test", "development"), prometheus.NewRegistry())
-	srv.Authn = wfAuthn{"viewer": {combine.RoleViewer}, "pm": {"pm"}}
+	callers := useIdentity(t, testdb.Open(t), srv, "viewer", "reviewer", forgedCaller, revokedCaller)
 	srv.Engine.Workflows = reg
 	h, err := srv.Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return &wfServer{h: h, callers: callers}
+}
+
+// get serves GET path as the named caller.
+func (s *wfServer) get(path, caller string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	if b := s.callers.bearer(caller); b != "" {
+		req.Header.Set("Authorization", "Bearer "+b)
+	}
+	rec := httptest.NewRecorder()
+	s.h.ServeHTTP(rec, req)
+	return rec
 }
 
 func TestWorkflowRoutesAccess(t *testing.T) {
 	t.Parallel()
-	h := newWorkflowServer(t)
+	s := newWorkflowServer(t)
 	cases := []struct {
-		name, path, bearer string
+		name, path, caller string
 		status             int
 		code               string
 	}{
@@ -67,19 +69,15 @@ func TestWorkflowRoutesAccess(t *testing.T) {
 		{"detail as viewer", "/api/v1/workflows/software_product_development", "viewer", http.StatusOK, ""},
 		{"list anonymous", "/api/v1/workflows", "", http.StatusUnauthorized, combine.EUNAUTHORIZED},
 		{"detail anonymous", "/api/v1/workflows/software_product_development", "", http.StatusUnauthorized, combine.EUNAUTHORIZED},
-		{"bad token", "/api/v1/workflows", "forged", http.StatusUnauthorized, combine.EUNAUTHORIZED},
-		{"reviewer role alone", "/api/v1/workflows", "pm", http.StatusForbidden, combine.EFORBIDDEN},
+		{"forged token", "/api/v1/workflows", forgedCaller, http.StatusUnauthorized, combine.EUNAUTHORIZED},
+		{"revoked token", "/api/v1/workflows", revokedCaller, http.StatusUnauthorized, combine.EUNAUTHORIZED},
+		{"reviewer role alone", "/api/v1/workflows", "reviewer", http.StatusForbidden, combine.EFORBIDDEN},
 		{"unknown id", "/api/v1/workflows/no_such_flow", "viewer", http.StatusNotFound, combine.ENOTFOUND},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
-			if tc.bearer != "" {
-				req.Header.Set("Authorization", "Bearer "+tc.bearer)
-			}
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
+			rec := s.get(tc.path, tc.caller)
 			if rec.Code != tc.status {
 				t.Fatalf("status = %d, want %d: %s", rec.Code, tc.status, rec.Body)
 			}
@@ -121,12 +119,9 @@ type wfStep struct {
 	} `json:"prompts"`
 }
 
-func getJSON(t *testing.T, h http.Handler, path string, v any) {
+func getJSON(t *testing.T, s *wfServer, path string, v any) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, path, nil)
-	req.Header.Set("Authorization", "Bearer viewer")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
+	rec := s.get(path, "viewer")
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET %s = %d: %s", path, rec.Code, rec.Body)
 	}
@@ -137,9 +132,9 @@ func getJSON(t *testing.T, h http.Handler, path string, v any) {
 
 func TestWorkflowDetailShowsDefinition(t *testing.T) {
 	t.Parallel()
-	h := newWorkflowServer(t)
+	s := newWorkflowServer(t)
 	var wf wfView
-	getJSON(t, h, "/api/v1/workflows/software_product_development", &wf)
+	getJSON(t, s, "/api/v1/workflows/software_product_development", &wf)
 	if wf.ID != "software_product_development" || wf.Revision == "" || len(wf.Scopes) != 3 {
 		t.Fatalf("definition = %+v", wf)
 	}
@@ -165,7 +160,7 @@ func TestWorkflowDetailShowsDefinition(t *testing.T) {
 	var list struct {
 		Workflows []wfView `json:"workflows"`
 	}
-	getJSON(t, h, "/api/v1/workflows", &list)
+	getJSON(t, s, "/api/v1/workflows", &list)
 	if len(list.Workflows) != 1 || list.Workflows[0].ID != wf.ID || len(list.Workflows[0].Steps) != 4 {
 		t.Fatalf("list = %+v", list)
 	}
