@@ -15,6 +15,7 @@ import (
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/identity"
 	"github.com/thecombine/combine/internal/testdb"
+	"github.com/thecombine/combine/internal/testlog"
 	"github.com/thecombine/combine/sqldb"
 )
 
@@ -76,16 +77,7 @@ func encodings(b []byte) []string {
 	return []string{base64.RawURLEncoding.EncodeToString(b), string(body)}
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type logBuffer = testlog.Buffer
 
 // checkNoSecrets runs after each test: no secret the test issued may be
 // in its database or its logs, and the issued ones must really have been
@@ -93,9 +85,7 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 func (e *env) checkNoSecrets(t testing.TB) {
 	t.Helper()
 	stored := testdb.Dump(t, e.db)
-	e.logs.mu.Lock()
-	logs := e.logs.b.String()
-	e.logs.mu.Unlock()
+	logs := e.logs.String()
 	e.rand.mu.Lock()
 	defer e.rand.mu.Unlock()
 	for _, sec := range e.rand.secrets {

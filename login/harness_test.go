@@ -22,6 +22,7 @@ import (
 	"github.com/thecombine/combine/identity"
 	"github.com/thecombine/combine/internal/oidctest"
 	"github.com/thecombine/combine/internal/testdb"
+	"github.com/thecombine/combine/internal/testlog"
 	"github.com/thecombine/combine/login"
 	"github.com/thecombine/combine/server"
 )
@@ -46,22 +47,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testlog.Buffer
 
 // setup describes one test's world.
 type setup struct {

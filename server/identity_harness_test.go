@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,27 +19,13 @@ import (
 	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/identity"
 	"github.com/thecombine/combine/internal/testdb"
+	"github.com/thecombine/combine/internal/testlog"
 	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/sqldb"
 )
 
 // idSyncBuffer is a goroutine-safe log sink, read by the no-secrets test.
-type idSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *idSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *idSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type idSyncBuffer = testlog.Buffer
 
 // idHarness is a server wired with the real identity service on a fresh
 // database, as cmd/combine wires it.

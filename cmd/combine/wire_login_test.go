@@ -8,31 +8,16 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/thecombine/combine/internal/oidctest"
 	"github.com/thecombine/combine/internal/testdb"
+	"github.com/thecombine/combine/internal/testlog"
 )
 
 // loginLogBuffer is an io.Writer safe for the server's concurrent logging.
-type loginLogBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *loginLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *loginLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type loginLogBuffer = testlog.Buffer
 
 // TestServeSignsInWithOIDC runs `combine serve` configured for an OpenID
 // provider on loopback and signs in through it, as a browser would
