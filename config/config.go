@@ -65,6 +65,11 @@ type Config struct {
 
 	// Runner configures the execution runner (RUNNER_* variables).
 	Runner Runner
+	// EventsKeepalive is how often an idle event stream sends a comment.
+	EventsKeepalive time.Duration
+	// EventsPoll overrides how often an event stream re-reads the log
+	// (0: 500 ms, or 5 s while PostgreSQL notifications wake streams).
+	EventsPoll time.Duration
 
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
@@ -311,6 +316,12 @@ func Load(src Source) (*Config, error) {
 	}
 	if c.Runner.RescueAfter <= c.Runner.StepTimeout {
 		l.fail("RUNNER_RESCUE_AFTER", "%s must be longer than RUNNER_STEP_TIMEOUT (%s), or running steps would be taken over", c.Runner.RescueAfter, c.Runner.StepTimeout)
+	}
+
+	c.EventsKeepalive = l.duration("EVENTS_KEEPALIVE", 15*time.Second, time.Second, 10*time.Minute)
+	c.EventsPoll = l.duration("EVENTS_POLL_INTERVAL", 0, 0, time.Minute)
+	if c.EventsPoll > 0 && c.EventsPoll < 10*time.Millisecond {
+		l.fail("EVENTS_POLL_INTERVAL", "%s is too short (at least 10ms, or 0 for the default)", c.EventsPoll)
 	}
 
 	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute)

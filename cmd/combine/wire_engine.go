@@ -38,6 +38,7 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 	}
 	srv.Engine.Executions, srv.Engine.Documents, srv.Engine.Events, srv.Engine.Steps = svc, svc, svc, svc
 	srv.Engine.EventWaker = notifier
+	srv.Engine.EventKeepalive, srv.Engine.EventPoll = a.cfg.EventsKeepalive, a.cfg.EventsPoll
 	a.addEngineMigrations()
 	// The notifier starts first and stops last, around the runner.
 	a.background = append(a.background, notifier, svc)
