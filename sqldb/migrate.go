@@ -24,7 +24,7 @@ func (db *DB) provider() (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts []goose.ProviderOption
+	opts := []goose.ProviderOption{goose.WithGoMigrations(goMigrations(db.Dialect)...)}
 	if db.Dialect == Postgres {
 		// Poll for the advisory lock every second for up to 5 minutes (the
 		// default polls every 5 s, which slows every instance but the first).
@@ -79,7 +79,7 @@ func (db *DB) SchemaVersion(ctx context.Context) (current, latest int64, err err
 	return current, latest, nil
 }
 
-// LatestVersion is the version of the newest embedded migration.
+// LatestVersion is the version of the newest embedded migration (SQL or Go).
 func LatestVersion() (int64, error) {
 	entries, err := fs.ReadDir(migrations, "migrations")
 	if err != nil {
@@ -92,6 +92,9 @@ func LatestVersion() (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("migration %s: name must start with its number", e.Name())
 		}
+		latest = max(latest, v)
+	}
+	for _, v := range goMigrationVersions {
 		latest = max(latest, v)
 	}
 	return latest, nil
