@@ -119,9 +119,13 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		dur := time.Since(start)
 		s.metrics.observe(metricMethod(r.Method), route, sw.status, dur)
 
-		path := logPath(r.URL.Path)
+		path := r.URL.Path
 		if info.secretPath {
 			path = route
+		} else if p := s.secretPrefix(path); p != "" {
+			// No route matched (e.g. a wrong method), but the path is one
+			// that carries a secret: log only its fixed part.
+			path = p + "…"
 		}
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
@@ -155,13 +159,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// logPath hides the secret of a sign-in link (/auth/link/{secret}), which
-// would otherwise reach the access log.
-func logPath(p string) string {
-	if strings.HasPrefix(p, "/auth/link/") {
-		return "/auth/link/{secret}"
+// secretPrefix returns the fixed part of the SecretPath route that path
+// falls under, or "".
+func (s *Server) secretPrefix(path string) string {
+	for _, p := range s.secretPrefixes {
+		if strings.HasPrefix(path, p) {
+			return p
+		}
 	}
-	return p
+	return ""
 }
 
 func remoteAddr(r *http.Request) netip.Addr {

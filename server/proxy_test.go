@@ -157,10 +157,14 @@ func TestSecretPathNotLogged(t *testing.T) {
 		{Pattern: "GET /api/v1/things/{id}", Access: server.Public(), Handler: ok},
 	})
 	f.do(t, "GET", "/auth/link/s3cr3t-one-time", nil, nil).Body.Close()
+	f.do(t, "PUT", "/auth/link/s3cr3t-wrong-method", nil, nil).Body.Close() // no route matches
 	f.do(t, "GET", "/api/v1/things/th_42", nil, nil).Body.Close()
 	logs := f.logs.String()
 	if strings.Contains(logs, "s3cr3t") || !strings.Contains(logs, `"path":"GET /auth/link/{token}"`) {
 		t.Errorf("secret path logged:\n%s", logs)
+	}
+	if !strings.Contains(logs, `"path":"/auth/link/…"`) {
+		t.Errorf("unmatched secret path not redacted to its fixed part:\n%s", logs)
 	}
 	if !strings.Contains(logs, `"path":"/api/v1/things/th_42"`) {
 		t.Errorf("ordinary path not logged:\n%s", logs)

@@ -39,6 +39,10 @@ type Server struct {
 
 	metricsHandler http.Handler
 
+	// secretPrefixes are the fixed parts of SecretPath routes, so that the
+	// access log hides their secrets even when no route matched.
+	secretPrefixes []string
+
 	// Authn resolves credentials; nil means every protected route is 401.
 	Authn combine.Authenticator
 	Hooks Hooks
@@ -126,6 +130,13 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	for _, rt := range routes {
 		mux.Handle(rt.Pattern, s.wrap(rt))
+		if rt.SecretPath {
+			_, path, _ := strings.Cut(rt.Pattern, " ")
+			prefix, _, _ := strings.Cut(path, "{")
+			if !slices.Contains(s.secretPrefixes, prefix) {
+				s.secretPrefixes = append(s.secretPrefixes, prefix)
+			}
+		}
 	}
 	mux.HandleFunc("/api/", s.apiFallback)
 	s.mux = mux
