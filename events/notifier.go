@@ -55,6 +55,9 @@ type Notifier struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+	// settled is closed when the first LISTEN attempt has succeeded or failed.
+	settled    chan struct{}
+	settleOnce sync.Once
 
 	received prometheus.Counter
 }
@@ -156,29 +159,20 @@ func (n *Notifier) Start(ctx context.Context) error {
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
 	n.done = make(chan struct{})
+	n.settled, n.settleOnce = make(chan struct{}), sync.Once{}
 	go n.listen(lctx)
 	// Wait (briefly) for the first LISTEN so that a ready instance is also
 	// a listening one; on failure streams still work by polling.
-	deadline := time.NewTimer(5 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		n.mu.Lock()
-		settled := n.listening || n.lastErr != nil
-		n.mu.Unlock()
-		if settled {
-			return nil
-		}
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			return nil
-		case <-ctx.Done():
-			return nil
-		}
+	select {
+	case <-n.settled:
+	case <-time.After(5 * time.Second):
+	case <-ctx.Done():
 	}
+	return nil
 }
+
+// settle marks the first LISTEN attempt as finished.
+func (n *Notifier) settle() { n.settleOnce.Do(func() { close(n.settled) }) }
 
 // Stop ends listening and waits for the listener to exit.
 func (n *Notifier) Stop(ctx context.Context) error {
@@ -236,6 +230,7 @@ func (n *Notifier) listen(ctx context.Context) {
 		n.listening = false
 		n.lastErr = err
 		n.mu.Unlock()
+		n.settle()
 		if ctx.Err() != nil {
 			return
 		}
@@ -265,6 +260,7 @@ func (n *Notifier) listenOnce(ctx context.Context) error {
 	n.listening = true
 	n.lastErr = nil
 	n.mu.Unlock()
+	n.settle()
 	n.wakeAll()
 	for {
 		note, err := conn.WaitForNotification(ctx)
