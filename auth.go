@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"time"
 )
 
 // Permission is a right checked by the route table and by services.
@@ -137,6 +138,12 @@ type AuthContext struct {
 	SessionID   string
 	TokenID     string
 	Permissions PermissionSet
+
+	// ExpiresAt is when the credential stops being valid at the latest
+	// (a session's absolute lifetime, a token's expiry); zero: never.
+	// Roles and Permissions may be shared between the requests of one
+	// credential: read them, never modify them.
+	ExpiresAt time.Time
 }
 
 // Can reports whether the caller holds p.
@@ -154,6 +161,17 @@ func (a *AuthContext) HasRole(role string) bool {
 // credential that is bad, expired or revoked is an EUNAUTHORIZED error.
 type Authenticator interface {
 	Authenticate(ctx context.Context, c Credentials) (*AuthContext, error)
+}
+
+// AccessWatcher lets a long-lived request (an event stream) learn that
+// the access it was granted may have changed, on this instance or another:
+// the credential was revoked or ended, its owner disabled or given other
+// roles, or it expired.
+type AccessWatcher interface {
+	// WatchAccess returns a channel that is closed when the access of a
+	// may have changed — the holder then authenticates again and ends or
+	// narrows what it serves — and a function that ends the watch.
+	WatchAccess(a *AuthContext) (changed <-chan struct{}, stop func())
 }
 
 type authContextKey struct{}

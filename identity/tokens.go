@@ -139,7 +139,7 @@ func (s *Service) ListTokens(ctx context.Context, userID string) ([]*combine.Per
 // caller holds user:manage. Others get ENOTFOUND (existence is not revealed).
 func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 	a := combine.AuthFromContext(ctx)
-	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	return s.withAccessTx(ctx, func(tx *accessTx) error {
 		var owner string
 		err := tx.QueryRowContext(ctx, `SELECT user_id FROM tokens WHERE id = $1 AND revoked_at IS NULL`, tokenID).Scan(&owner)
 		if err == sql.ErrNoRows || (err == nil && a != nil && owner != a.UserID && !a.Can(combine.PermUserManage)) {
@@ -150,6 +150,7 @@ func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE id = $2`, sqldb.Time(s.now()), tokenID); err != nil {
 			return fmt.Errorf("revoke token: %w", err)
 		}
+		tx.token(tokenID)
 		return s.insertAudit(ctx, tx, combine.AuditEntry{Action: combine.AuditTokenRevoke, Target: tokenID,
 			Details: map[string]any{"owner": owner}})
 	})

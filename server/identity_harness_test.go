@@ -62,6 +62,7 @@ func newIDHarness(t testing.TB, env map[string]string) *idHarness {
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	db := testdb.Open(t)
 	svc := identity.New(db, identity.OptionsFromConfig(cfg), logger)
+	startCredentialCache(t, db, svc, logger)
 	srv := server.New(cfg, logger, health.NewChecker("test", cfg.Environment), prometheus.NewRegistry())
 	srv.Authn = svc
 	srv.Hooks.Denied = svc.RecordDenied
