@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -148,6 +149,7 @@ func TestCacheInvalidation(t *testing.T) {
 	}
 	type path struct {
 		name   string
+		clock  bool // the change is the passing of time
 		cred   func(w *world) combine.Credentials
 		change func(t *testing.T, w *world)
 		// refused reports whether the credential now fails as the change
@@ -165,114 +167,136 @@ func TestCacheInvalidation(t *testing.T) {
 	roles := func(rs ...string) *[]string { return &rs }
 	yes := true
 	paths := []path{
-		{"revoke token", tokenCred, func(t *testing.T, w *world) {
+		{"revoke token", false, tokenCred, func(t *testing.T, w *world) {
 			if err := w.changer.svc.RevokeToken(w.asUser, w.tokID); err != nil {
 				t.Fatal(err)
 			}
 		}, unauthorized},
-		{"revoke token by an admin", tokenCred, func(t *testing.T, w *world) {
+		{"revoke token by an admin", false, tokenCred, func(t *testing.T, w *world) {
 			if err := w.changer.svc.RevokeToken(w.asAdmin, w.tokID); err != nil {
 				t.Fatal(err)
 			}
 		}, unauthorized},
-		{"logout", sessionCred, func(t *testing.T, w *world) {
+		{"logout", false, sessionCred, func(t *testing.T, w *world) {
 			if err := w.changer.svc.Logout(w.asUser, w.sessID); err != nil {
 				t.Fatal(err)
 			}
 		}, unauthorized},
-		{"revoke session", sessionCred, func(t *testing.T, w *world) {
+		{"revoke session", false, sessionCred, func(t *testing.T, w *world) {
 			if err := w.changer.svc.RevokeSession(w.asUser, w.user.ID, w.sessID); err != nil {
 				t.Fatal(err)
 			}
 		}, unauthorized},
-		{"revoke all sessions", sessionCred, func(t *testing.T, w *world) {
+		{"revoke all sessions", false, sessionCred, func(t *testing.T, w *world) {
 			if _, err := w.changer.svc.RevokeAllSessions(w.asUser, w.user.ID); err != nil {
 				t.Fatal(err)
 			}
 		}, unauthorized},
-		{"disable user (token)", tokenCred, func(t *testing.T, w *world) {
+		{"disable user (token)", false, tokenCred, func(t *testing.T, w *world) {
 			if _, err := w.changer.svc.UpdateUser(w.asAdmin, w.user.ID, combine.UserUpdate{Disabled: &yes}); err != nil {
 				t.Fatal(err)
 			}
 		}, unauthorized},
-		{"disable user (session)", sessionCred, func(t *testing.T, w *world) {
+		{"disable user (session)", false, sessionCred, func(t *testing.T, w *world) {
 			if _, err := w.changer.svc.UpdateUser(w.asAdmin, w.user.ID, combine.UserUpdate{Disabled: &yes}); err != nil {
 				t.Fatal(err)
 			}
 		}, unauthorized},
-		{"demote (token)", tokenCred, func(t *testing.T, w *world) {
+		{"demote (token)", false, tokenCred, func(t *testing.T, w *world) {
 			if _, err := w.changer.svc.UpdateUser(w.asAdmin, w.user.ID, combine.UserUpdate{Roles: roles("viewer")}); err != nil {
 				t.Fatal(err)
 			}
 		}, demoted},
-		{"demote (session)", sessionCred, func(t *testing.T, w *world) {
+		{"demote (session)", false, sessionCred, func(t *testing.T, w *world) {
 			if _, err := w.changer.svc.UpdateUser(w.asAdmin, w.user.ID, combine.UserUpdate{Roles: roles("viewer")}); err != nil {
 				t.Fatal(err)
 			}
 		}, demoted},
-		{"demote with users create", tokenCred, func(t *testing.T, w *world) {
+		{"demote with users create", false, tokenCred, func(t *testing.T, w *world) {
 			if _, _, err := w.changer.svc.EnsureUser(context.Background(), combine.UserCreate{Email: w.user.Email, Roles: []string{"viewer"}}); err != nil {
 				t.Fatal(err)
 			}
 		}, demoted},
-		{"token expiry", tokenCred, func(t *testing.T, w *world) { w.clk.Advance(24 * time.Hour) }, unauthorized},
-		{"session lifetime", sessionCred, func(t *testing.T, w *world) { w.clk.Advance(24 * time.Hour) }, unauthorized},
-		{"session idle timeout", sessionCred, func(t *testing.T, w *world) { w.clk.Advance(2 * time.Hour) }, unauthorized},
+		{"token expiry", true, tokenCred, func(t *testing.T, w *world) { w.clk.Advance(24 * time.Hour) }, unauthorized},
+		{"session lifetime", true, sessionCred, func(t *testing.T, w *world) { w.clk.Advance(24 * time.Hour) }, unauthorized},
+		{"session idle timeout", true, sessionCred, func(t *testing.T, w *world) { w.clk.Advance(2 * time.Hour) }, unauthorized},
+	}
+	// setup makes a fresh operator with a token and a session on the
+	// cluster (an admin is made once per cluster).
+	setup := func(t *testing.T, ins []*instance, clk *clock, admin *combine.User, n int) *world {
+		t.Helper()
+		w := &world{changer: ins[0], checker: ins[len(ins)-1], clk: clk, admin: admin}
+		ctx := context.Background()
+		a := w.changer.svc
+		var err error
+		if w.user, err = a.CreateUser(ctx, combine.UserCreate{Email: fmt.Sprintf("op%d@example.com", n), Roles: []string{"operator"}}); err != nil {
+			t.Fatal(err)
+		}
+		one := 1
+		tok, text, err := a.CreateToken(ctx, w.user.ID, combine.TokenCreate{Name: "t", ExpiresInDays: &one}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.tokID, w.tok = tok.ID, text
+		link, _, err := a.CreateLoginLink(ctx, w.user.Email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, sess, secret, err := a.LoginWithLink(ctx, link, combine.LoginRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.sessID, w.cookieSecret = sess.ID, secret
+		w.asAdmin = combine.NewContextWithAuth(ctx, &combine.AuthContext{UserID: w.admin.ID, Email: w.admin.Email,
+			Permissions: combine.PermissionsForRoles(w.admin.Roles)})
+		w.asUser = combine.NewContextWithAuth(ctx, &combine.AuthContext{UserID: w.user.ID, Email: w.user.Email,
+			Permissions: combine.PermissionsForRoles(w.user.Roles), SessionID: w.sessID})
+		return w
+	}
+	newCluster := func(t *testing.T, n int) ([]*instance, *clock, *combine.User) {
+		t.Helper()
+		clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+		ins := cluster(t, n, clk)
+		admin, err := ins[0].svc.CreateUser(context.Background(), combine.UserCreate{Email: "root@example.com", Roles: []string{"admin"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ins, clk, admin
 	}
 	for _, topo := range []string{"one instance", "two instances"} {
-		for _, p := range paths {
-			t.Run(topo+"/"+p.name, func(t *testing.T) {
-				t.Parallel()
-				clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
-				n := 1
-				if topo == "two instances" {
-					n = 2
-				}
-				ins := cluster(t, n, clk)
-				w := &world{changer: ins[0], checker: ins[len(ins)-1], clk: clk}
-				ctx := context.Background()
-				a := w.changer.svc
-				var err error
-				if w.admin, err = a.CreateUser(ctx, combine.UserCreate{Email: "root@example.com", Roles: []string{"admin"}}); err != nil {
-					t.Fatal(err)
-				}
-				if w.user, err = a.CreateUser(ctx, combine.UserCreate{Email: "op@example.com", Roles: []string{"operator"}}); err != nil {
-					t.Fatal(err)
-				}
-				one := 1
-				tok, text, err := a.CreateToken(ctx, w.user.ID, combine.TokenCreate{Name: "t", ExpiresInDays: &one}, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				w.tokID, w.tok = tok.ID, text
-				link, _, err := a.CreateLoginLink(ctx, w.user.Email)
-				if err != nil {
-					t.Fatal(err)
-				}
-				_, sess, secret, err := a.LoginWithLink(ctx, link, combine.LoginRequest{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				w.sessID, w.cookieSecret = sess.ID, secret
-				w.asAdmin = combine.NewContextWithAuth(ctx, &combine.AuthContext{UserID: w.admin.ID, Email: w.admin.Email,
-					Permissions: combine.PermissionsForRoles(w.admin.Roles)})
-				w.asUser = combine.NewContextWithAuth(ctx, &combine.AuthContext{UserID: w.user.ID, Email: w.user.Email,
-					Permissions: combine.PermissionsForRoles(w.user.Roles), SessionID: w.sessID})
-
-				for _, in := range ins {
-					in.warm(t, p.cred(w), combine.PermWorkflowExecute)
-				}
-				p.change(t, w)
-				// The instance that made the change: the very next request.
-				if got, err := w.changer.auth(p.cred(w)); !p.refused(got, err) {
-					t.Fatalf("%s on this instance: the next request got %+v, %v", p.name, got, err)
-				}
-				if n == 1 {
-					return
-				}
-				took := refusedWithin(t, time.Second, func() bool { return p.refused(w.checker.auth(p.cred(w))) })
-				t.Logf("%s: refused by the other instance after %s", p.name, took)
-			})
-		}
+		t.Run(topo, func(t *testing.T) {
+			t.Parallel()
+			n := 1
+			if topo == "two instances" {
+				n = 2
+			}
+			// Changes of access share one cluster (a fresh user each, one
+			// at a time, so the cache counters are theirs); moving the
+			// clock needs a cluster of its own.
+			shared, sharedClk, sharedAdmin := newCluster(t, n)
+			for i, p := range paths {
+				t.Run(p.name, func(t *testing.T) {
+					ins, clk, admin := shared, sharedClk, sharedAdmin
+					if p.clock {
+						t.Parallel()
+						ins, clk, admin = newCluster(t, n)
+					}
+					w := setup(t, ins, clk, admin, i)
+					for _, in := range ins {
+						in.warm(t, p.cred(w), combine.PermWorkflowExecute)
+					}
+					p.change(t, w)
+					// The instance that made the change: the very next request.
+					if got, err := w.changer.auth(p.cred(w)); !p.refused(got, err) {
+						t.Fatalf("%s on this instance: the next request got %+v, %v", p.name, got, err)
+					}
+					if n == 1 {
+						return
+					}
+					took := refusedWithin(t, time.Second, func() bool { return p.refused(w.checker.auth(p.cred(w))) })
+					t.Logf("%s: refused by the other instance after %s", p.name, took)
+				})
+			}
+		})
 	}
 }
