@@ -25,7 +25,7 @@ type instance struct {
 
 // cluster opens n instances on one fresh database sharing clk, each
 // with a credential cache fed as cmd/combine feeds it.
-func cluster(t *testing.T, n int, clk *clock) []*instance {
+func cluster(t testing.TB, n int, clk *clock) []*instance {
 	t.Helper()
 	url := testdb.URL(t)
 	ctx := context.Background()
@@ -50,7 +50,7 @@ func cluster(t *testing.T, n int, clk *clock) []*instance {
 
 // newServiceOn returns an identity service on db with the cache on (TTL
 // 10 s) and clk as its clock.
-func newServiceOn(t *testing.T, db *sqldb.DB, clk *clock) *identity.Service {
+func newServiceOn(t testing.TB, db *sqldb.DB, clk *clock) *identity.Service {
 	t.Helper()
 	opts := testOptions()
 	opts.CacheTTL = 10 * time.Second
@@ -60,7 +60,7 @@ func newServiceOn(t *testing.T, db *sqldb.DB, clk *clock) *identity.Service {
 }
 
 // start connects the instance's cache to its feed and waits until it is live.
-func (in *instance) start(t *testing.T) {
+func (in *instance) start(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	cache := in.svc.Cache()
@@ -80,7 +80,7 @@ func (in *instance) start(t *testing.T) {
 	waitFor(t, "the cache's invalidation feed to come up", cache.Live)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
