@@ -3,7 +3,6 @@ package combine
 import (
 	"context"
 	"slices"
-	"sort"
 	"time"
 )
 
@@ -103,7 +102,7 @@ func (s PermissionSet) List() []Permission {
 	for p := range s {
 		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out)
 	return out
 }
 
