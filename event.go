@@ -19,6 +19,7 @@ const (
 	EventExecutionCompleted  = "execution_completed"
 	EventExecutionFailed     = "execution_failed"
 	EventExecutionCancelled  = "execution_cancelled"
+	EventExecutionRetried    = "execution_retried"
 )
 
 // IsTerminalEvent reports whether an event of type t ends the execution's log.

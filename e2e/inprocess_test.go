@@ -46,8 +46,8 @@ func (askingPerson) Name() string { return "person" }
 func (w askingPerson) Work(ctx context.Context, task *combine.Task) (*combine.WorkResult, error) {
 	if task.Step.StepID == w.step && task.Step.Attempt == 1 {
 		return &combine.WorkResult{Questions: []combine.Question{
-			{ID: "q1", Text: "Which markets come first?", Why: "It orders the epics.", Priority: "must", Blocking: true},
-			{ID: "q2", Text: "Is mobile in scope?", Why: "It may add an epic.", Priority: "could", Blocking: false},
+			{ID: "q1", Text: "Which markets come first?", WhyItMatters: "It orders the epics.", Priority: "must", Blocking: true},
+			{ID: "q2", Text: "Is mobile in scope?", WhyItMatters: "It may add an epic.", Priority: "could", Blocking: false},
 		}}, nil
 	}
 	return &combine.WorkResult{AwaitPerson: true}, nil

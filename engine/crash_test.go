@@ -17,6 +17,7 @@ import (
 	"github.com/thecombine/combine/engine/enginetest"
 	"github.com/thecombine/combine/internal/testdb"
 	"github.com/thecombine/combine/sqldb"
+	"github.com/thecombine/combine/workflow"
 )
 
 // Environment of a crash child: its database, instance id and rescue window.
@@ -56,8 +57,19 @@ func runCrashChild(url string) {
 	}
 	id := cmp.Or(os.Getenv(crashChildIDEnv), "crash-child")
 	rescue, _ := time.ParseDuration(os.Getenv(crashChildRescEnv))
+	dir, err := os.MkdirTemp("", "crash-workflows")
+	if err != nil {
+		panic(err)
+	}
+	if err := enginetest.Write(dir); err != nil {
+		panic(err)
+	}
+	wfs, err := workflow.Load(workflow.Options{Dir: dir})
+	if err != nil {
+		panic(err)
+	}
 	cfg := engine.Config{
-		DB: db, Workflows: enginetest.NewWorkflows(&testing.T{}), Worker: instantWorker{db: db, instance: id}, InstanceID: id,
+		DB: db, Workflows: wfs, Worker: instantWorker{db: db, instance: id}, InstanceID: id,
 		PollInterval: 10 * time.Millisecond, Logger: discardLogger(),
 	}
 	if rescue > 0 {
@@ -75,7 +87,12 @@ func runCrashChild(url string) {
 		list, _, err := svc.ListExecutions(ctx, combine.ExecutionFilter{Status: combine.StatusWaitingAcceptance, Limit: 100})
 		if err == nil {
 			for _, e := range list {
-				_, _ = svc.DecideAcceptance(admin, e.ID, combine.Decision{Accepted: true})
+				for _, it := range e.Pending {
+					if it.Kind == combine.WorkAcceptance {
+						_, _ = svc.DecideAcceptance(admin, e.ID, combine.Decision{StepPath: it.StepPath, Attempt: it.Attempt,
+							DocumentID: it.Document.DocumentID, Version: it.Document.Version, Accepted: true})
+					}
+				}
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -140,7 +157,7 @@ func crashSetup(t *testing.T, n int) (string, *sqldb.DB, *engine.Service, []stri
 	if _, err := db.W.ExecContext(ctx, `CREATE TABLE crash_calls (attempt_key TEXT NOT NULL, instance TEXT NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	starter, err := engine.New(engine.Config{DB: db, Workflows: enginetest.NewWorkflows(t), Logger: discardLogger()})
+	starter, err := engine.New(engine.Config{DB: db, Workflows: enginetest.Registry(t), Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +211,7 @@ func verifyCompleted(t *testing.T, starter *engine.Service, ids []string) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("execution %s still %s at %+v", id, e.Status, e.CurrentStep)
+				t.Fatalf("execution %s still %s with pending %s, running %s", id, e.Status, describe(e.Pending), describe(e.Running))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

@@ -31,6 +31,7 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 		DB: a.db, Workflows: reg, Logger: a.logger,
 		InstanceID:  runnerInstanceID(rc.InstanceID, a.cfg.Addr),
 		Concurrency: rc.Concurrency, StepTimeout: rc.StepTimeout, RescueAfter: rc.RescueAfter, PollInterval: rc.PollInterval,
+		IterationConcurrency: rc.IterationConcurrency, Audit: srv.Identity.Audit,
 		OnEvent: notifier.Wake, Subscribe: notifier.Subscribe, Registerer: a.reg,
 	})
 	if err != nil {
