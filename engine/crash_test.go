@@ -116,7 +116,17 @@ func TestCrashRecovery(t *testing.T) {
 	spawn := func() *exec.Cmd { return spawnCrashChild(t, url) }
 	completedSteps := func() int { return countCompletedSteps(t, db) }
 	// Each process is killed at a random moment after it has completed a
-	// step of its own, so every kill lands while work is in flight.
+	// step of its own, while several work items are in a worker's hands.
+	inFlight := func() int {
+		var n int
+		// The step jobs this process is working (a new process makes the
+		// ones its killed predecessor left running available at start).
+		if err := db.R.QueryRow(`SELECT COUNT(*) FROM river_job WHERE state = 'running' AND kind = 'combine_step_attempt'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var atKill []int
 	for range 10 {
 		at := completedSteps()
 		cmd := spawn()
@@ -124,8 +134,19 @@ func TestCrashRecovery(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
+		n := inFlight()
+		for wait := time.Now().Add(5 * time.Second); n < 2 && time.Now().Before(wait); n = inFlight() {
+			time.Sleep(2 * time.Millisecond)
+		}
 		_ = cmd.Process.Kill() // SIGKILL
 		_ = cmd.Wait()
+		atKill = append(atKill, n)
+	}
+	t.Logf("work items in a worker's hands at each kill: %v", atKill)
+	for _, n := range atKill {
+		if n < 2 {
+			t.Fatalf("a kill landed with %d items in flight (%v): the test wants several", n, atKill)
+		}
 	}
 	before := completedSteps()
 	t.Logf("%d of %d steps completed across 10 killed processes", before, 8*len(ids))

@@ -15,7 +15,11 @@ type Registry struct {
 	order         []string
 	entries       map[string]*entry
 	clarification *schema
+	warnings      []string
 }
+
+// Warnings lists what the load left out and why (for the log at start).
+func (r *Registry) Warnings() []string { return slices.Clone(r.warnings) }
 
 var _ combine.WorkflowService = (*Registry)(nil)
 

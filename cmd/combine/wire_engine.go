@@ -22,6 +22,9 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 	}
 	wfs, _ := reg.ListWorkflows(ctx)
 	a.logger.Info("workflow definitions loaded", "count", len(wfs), "workflows_dir", a.cfg.WorkflowsDir)
+	for _, w := range reg.Warnings() {
+		a.logger.Warn("workflow definition not loaded", "detail", w)
+	}
 	srv.Engine.Workflows = reg
 
 	notifier := events.NewNotifier(a.db, a.logger)
