@@ -133,7 +133,7 @@ func (s *Service) SubmitDocument(ctx context.Context, id string, sub combine.Sub
 				return err
 			}
 		} else {
-			if err := setAttempt(ctx, tx, a.ID, user, nil, ""); err != nil {
+			if err := setAttempt(ctx, tx, a.ID, user, nil); err != nil {
 				return err
 			}
 			if err := s.storeDocument(ctx, tx, wf, e, run, a, attWaitingInput, user, &sub); err != nil {

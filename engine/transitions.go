@@ -53,11 +53,13 @@ func (s *Service) schedule(ctx context.Context, tx *Tx, wf *combine.Workflow, e 
 		e.Status, e.FinishedAt = combine.StatusCompleted, &now
 		return s.appendEvent(ctx, tx, e, combine.EventExecutionCompleted, nil)
 	}
+	ord := len(runs)
 	for _, inst := range start {
 		if open >= s.cfg.IterationConcurrency {
 			break
 		}
-		if err := s.openRun(ctx, tx, wf, e, inst); err != nil {
+		ord++
+		if err := s.openRun(ctx, tx, wf, e, inst, ord); err != nil {
 			return err
 		}
 		if e.Status.Terminal() {
@@ -68,17 +70,21 @@ func (s *Service) schedule(ctx context.Context, tx *Tx, wf *combine.Workflow, e 
 	return nil
 }
 
-// openRun starts a step instance: its run and first attempt. A document
-// seeded at start for this step becomes the attempt's document.
-func (s *Service) openRun(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, inst *instance) error {
+// openRun starts a step instance as the execution's ord-th run: its run
+// and first attempt. A document seeded at start for this step becomes the
+// attempt's document.
+func (s *Service) openRun(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, inst *instance, ord int) error {
 	ref := inst.ref
-	run := &stepRun{ID: newID("run"), ExecutionID: e.ID, Ref: ref, Status: runRunning}
+	run := &stepRun{ID: newID("run"), ExecutionID: e.ID, Ref: ref, Status: runRunning, Ord: ord}
 	if err := insertStepRun(ctx, tx, run); err != nil {
 		return err
 	}
-	seed, err := seededDocument(ctx, tx, e.ID, ref.Path)
-	if err != nil {
-		return err
+	var seed *combine.Document
+	if len(ref.Items) == 0 && hasSeeds(e.Inputs) {
+		var err error
+		if seed, err = seededDocument(ctx, tx, e.ID, ref.Path); err != nil {
+			return err
+		}
 	}
 	if seed == nil {
 		return s.newAttempt(ctx, tx, wf, e, run, feedback{}, "start")
@@ -247,10 +253,7 @@ func (s *Service) storeDocument(ctx context.Context, tx *Tx, wf *combine.Workflo
 		CreatedBy: createdBy, ExecutionID: e.ID, StepID: run.Ref.StepID, StepPath: run.Ref.Path,
 		Acceptance: combine.AcceptanceState{Status: acc},
 	}
-	if ok, err := moveAttempt(ctx, tx, a.ID, from, attDocument); err != nil || !ok {
-		return err
-	}
-	if err := setAttempt(ctx, tx, a.ID, "", nil, doc.ID); err != nil {
+	if ok, err := moveAttemptTo(ctx, tx, a.ID, from, attDocument, doc.ID); err != nil || !ok {
 		return err
 	}
 	a.Status, a.DocumentID = attDocument, doc.ID
