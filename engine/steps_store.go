@@ -186,11 +186,15 @@ func insertAttempt(ctx context.Context, tx *Tx, a *attempt) error {
 	if a.Inputs == nil {
 		inputs = []byte("[]")
 	}
+	var finished any
+	if !slices.Contains(openAttemptStatuses, a.Status) {
+		finished = tx.now()
+	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO step_attempts (id, step_run_id, execution_id, step_path, attempt,
-		idempotency_key, worker, status, feedback, prompts, inputs, document_id, started_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		idempotency_key, worker, status, feedback, prompts, inputs, document_id, started_at, finished_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		a.ID, a.StepRunID, a.ExecutionID, a.Path, a.Number, a.Key, a.Worker, a.Status, string(fb), string(prompts),
-		string(inputs), nullIfEmpty(a.DocumentID), tx.now())
+		string(inputs), nullIfEmpty(a.DocumentID), tx.now(), finished)
 	if err != nil {
 		return fmt.Errorf("insert attempt: %w", err)
 	}

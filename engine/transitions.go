@@ -90,9 +90,13 @@ func (s *Service) openRun(ctx context.Context, tx *Tx, wf *combine.Workflow, e *
 		return s.newAttempt(ctx, tx, wf, e, run, feedback{}, "start")
 	}
 	run.Attempts = 1
+	status := attDocument
+	if seed.Acceptance.Status == combine.AcceptanceNotRequired {
+		status = attCompleted
+	}
 	a := &attempt{
 		ID: newID("att"), StepRunID: run.ID, ExecutionID: e.ID, Path: ref.Path, Number: 1,
-		Key: attemptKey(e.ID, ref.Path, 1), Worker: seed.CreatedBy, Status: attDocument, DocumentID: seed.ID,
+		Key: attemptKey(e.ID, ref.Path, 1), Worker: seed.CreatedBy, Status: status, DocumentID: seed.ID,
 		Inputs: []combine.InputRead{},
 	}
 	if err := insertAttempt(ctx, tx, a); err != nil {
@@ -253,10 +257,14 @@ func (s *Service) storeDocument(ctx context.Context, tx *Tx, wf *combine.Workflo
 		CreatedBy: createdBy, ExecutionID: e.ID, StepID: run.Ref.StepID, StepPath: run.Ref.Path,
 		Acceptance: combine.AcceptanceState{Status: acc},
 	}
-	if ok, err := moveAttemptTo(ctx, tx, a.ID, from, attDocument, doc.ID); err != nil || !ok {
+	to := attDocument // waits for a decision
+	if acc == combine.AcceptanceNotRequired {
+		to = attCompleted
+	}
+	if ok, err := moveAttemptTo(ctx, tx, a.ID, from, to, doc.ID); err != nil || !ok {
 		return err
 	}
-	a.Status, a.DocumentID = attDocument, doc.ID
+	a.Status, a.DocumentID = to, doc.ID
 	if err := s.insertDocument(ctx, tx, doc, a.Number); err != nil {
 		return err
 	}
@@ -264,7 +272,8 @@ func (s *Service) storeDocument(ctx context.Context, tx *Tx, wf *combine.Workflo
 }
 
 // afterDocument moves a work item on once its document passed QA: to a
-// decision when its type requires one, else to the next steps.
+// decision when its type requires one (the attempt waits in status
+// document), else to the next steps (the attempt is completed).
 func (s *Service) afterDocument(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, run *stepRun, a *attempt, doc *combine.Document) error {
 	if err := s.appendEvent(ctx, tx, e, combine.EventDocumentProduced, map[string]any{
 		"document_id": doc.ID, "document_type": doc.DocumentType, "scope_type": doc.ScopeType, "scope_id": doc.ScopeID,
@@ -278,9 +287,6 @@ func (s *Service) afterDocument(ctx context.Context, tx *Tx, wf *combine.Workflo
 			"step_path": run.Ref.Path, "attempt": a.Number, "document_id": doc.ID, "document_type": doc.DocumentType,
 			"version": doc.Version, "accepted_by": dt.AcceptedBy,
 		})
-	}
-	if ok, err := moveAttempt(ctx, tx, a.ID, attDocument, attCompleted); err != nil || !ok {
-		return err
 	}
 	return s.completeStep(ctx, tx, wf, e, run, nil)
 }
