@@ -220,7 +220,9 @@ func TestExecutionAPI(t *testing.T) {
 	if p, _ := ae.Error.Details["pending"].([]any); len(p) != 1 || p[0].(map[string]any)["attempt"].(float64) != 2 {
 		t.Fatalf("409 details = %+v", ae.Error.Details)
 	}
-	if code := c.do("operator", "POST", sub, `{"step_path": "discovery", "attempt": 2, "title": "Discovery", "content": {"title": "D"}}`, &e); code != 200 {
+	// A document type may have its own top-level "content" field: the
+	// envelope's "content" is the document, always.
+	if code := c.do("operator", "POST", sub, `{"step_path": "discovery", "attempt": 2, "title": "Discovery", "content": {"title": "D", "content": {"nested": true}}}`, &e); code != 200 {
 		t.Fatalf("submit = %d", code)
 	}
 	c.item(id, "backlog", combine.WorkInput)
@@ -275,6 +277,11 @@ func TestExecutionAPI(t *testing.T) {
 	var got combine.Document
 	if code := c.do("viewer", "GET", "/api/v1/documents/"+one.ID, "", &got); code != 200 || got.Version != 2 || !got.IsLatest {
 		t.Fatalf("document = %d %+v", code, got)
+	}
+	for _, d := range docs.Documents {
+		if d.DocumentType == "discovery" && (string(d.Content) != `{"title":"D","content":{"nested":true}}` || d.Title != "Discovery") {
+			t.Fatalf("discovery stored as %q %s", d.Title, d.Content)
+		}
 	}
 	var versions struct {
 		Versions []combine.Document `json:"versions"`
