@@ -25,6 +25,7 @@ const (
 	crashChildEnv     = "ENGINE_CRASH_CHILD_DB"
 	crashChildIDEnv   = "ENGINE_CRASH_CHILD_ID"
 	crashChildRescEnv = "ENGINE_CRASH_CHILD_RESCUE"
+	crashChildWfsEnv  = "ENGINE_CRASH_CHILD_WORKFLOWS"
 )
 
 // instantWorker writes a valid document quickly: two epics, two stories.
@@ -57,14 +58,8 @@ func runCrashChild(url string) {
 	}
 	id := cmp.Or(os.Getenv(crashChildIDEnv), "crash-child")
 	rescue, _ := time.ParseDuration(os.Getenv(crashChildRescEnv))
-	dir, err := os.MkdirTemp("", "crash-workflows")
-	if err != nil {
-		panic(err)
-	}
-	if err := enginetest.Write(dir); err != nil {
-		panic(err)
-	}
-	wfs, err := workflow.Load(workflow.Options{Dir: dir})
+	// The parent wrote the test workflows (and removes them at the end).
+	wfs, err := workflow.Load(workflow.Options{Dir: os.Getenv(crashChildWfsEnv)})
 	if err != nil {
 		panic(err)
 	}
@@ -197,7 +192,7 @@ func crashSetup(t *testing.T, n int) (string, *sqldb.DB, *engine.Service, []stri
 func spawnCrashChild(t *testing.T, url string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$")
-	cmd.Env = append(append(os.Environ(), crashChildEnv+"="+url), env...)
+	cmd.Env = append(append(os.Environ(), crashChildEnv+"="+url, crashChildWfsEnv+"="+enginetest.Dir(t)), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
