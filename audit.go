@@ -21,6 +21,7 @@ const (
 	AuditLinkCreate       = "link.create"
 	AuditLinkUse          = "link.use"
 	AuditPermissionDenied = "permission.denied"
+	AuditExecutionRetry   = "execution.retry"
 )
 
 // AuditEntry is one record of the audit log. It never holds a secret.

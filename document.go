@@ -12,6 +12,9 @@ const (
 	AcceptancePending     = "pending"
 	AcceptanceAccepted    = "accepted"
 	AcceptanceRejected    = "rejected"
+	// AcceptanceSuperseded: a reviewer accepted a corrected next version
+	// instead of this one.
+	AcceptanceSuperseded = "superseded"
 )
 
 // Document is one version of a produced document, versioned per

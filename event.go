@@ -19,9 +19,12 @@ const (
 	EventExecutionCompleted  = "execution_completed"
 	EventExecutionFailed     = "execution_failed"
 	EventExecutionCancelled  = "execution_cancelled"
+	EventExecutionRetried    = "execution_retried"
 )
 
-// IsTerminalEvent reports whether an event of type t ends the execution's log.
+// IsTerminalEvent reports whether an event of type t ends the execution's
+// log — for now: a failed execution that is retried goes on with
+// execution_retried after its execution_failed.
 func IsTerminalEvent(t string) bool {
 	return t == EventExecutionCompleted || t == EventExecutionFailed || t == EventExecutionCancelled
 }

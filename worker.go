@@ -39,6 +39,8 @@ type Task struct {
 	Problems []string `json:"problems,omitempty"`
 	// ReviewerComment is the comment of the rejection being addressed.
 	ReviewerComment string `json:"reviewer_comment,omitempty"`
+	// RetryComment is what the person who retried the failed step said.
+	RetryComment string `json:"retry_comment,omitempty"`
 	// Prompts are the step's verified role and task prompts (texts for the
 	// worker; versions and hashes are recorded on the attempt).
 	Prompts StepPrompts `json:"prompts"`
@@ -47,8 +49,14 @@ type Task struct {
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
-// TaskInput is an input document of a task (its latest accepted version).
+// TaskInput is an input of a task: a document (the latest accepted
+// version produced in the execution) or, for an entity input, one item of
+// a collection taken from such a document.
 type TaskInput struct {
+	// EntityType and ItemID are set for an entity input; Content is then
+	// the item, and the document fields name the document it came from.
+	EntityType   string          `json:"entity_type,omitempty"`
+	ItemID       string          `json:"item_id,omitempty"`
 	DocumentType string          `json:"document_type"`
 	ScopeType    string          `json:"scope_type"`
 	ScopeID      string          `json:"scope_id"`

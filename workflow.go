@@ -31,8 +31,9 @@ type ScopeDef struct {
 
 // DocumentTypeDef describes a kind of document a workflow produces.
 type DocumentTypeDef struct {
-	Name  string `json:"name"`
-	Scope string `json:"scope"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Scope       string `json:"scope"`
 	// MayOwn lists the entity types the document contains.
 	MayOwn []string `json:"may_own,omitempty"`
 	// CollectionField is the JSON field holding the owned entities.
@@ -47,6 +48,7 @@ type DocumentTypeDef struct {
 // backlog) that may open a scope of its own.
 type EntityTypeDef struct {
 	Name          string `json:"name"`
+	Description   string `json:"description,omitempty"`
 	ParentDocType string `json:"parent_doc_type"`
 	CreatesScope  string `json:"creates_scope,omitempty"`
 }
@@ -54,14 +56,15 @@ type EntityTypeDef struct {
 // StepDef is a production step (Produces set) or an iteration step
 // (IterateOver set, with nested Steps).
 type StepDef struct {
-	ID         string       `json:"step_id"`
-	Role       string       `json:"role,omitempty"`
-	TaskPrompt string       `json:"task_prompt,omitempty"`
-	Produces   string       `json:"produces,omitempty"`
-	Scope      string       `json:"scope"`
-	Inputs     []InputRef   `json:"inputs,omitempty"`
-	Iterate    *IterateOver `json:"iterate_over,omitempty"`
-	Steps      []StepDef    `json:"steps,omitempty"`
+	ID          string       `json:"step_id"`
+	Description string       `json:"description,omitempty"`
+	Role        string       `json:"role,omitempty"`
+	TaskPrompt  string       `json:"task_prompt,omitempty"`
+	Produces    string       `json:"produces,omitempty"`
+	Scope       string       `json:"scope"`
+	Inputs      []InputRef   `json:"inputs,omitempty"`
+	Iterate     *IterateOver `json:"iterate_over,omitempty"`
+	Steps       []StepDef    `json:"steps,omitempty"`
 }
 
 // IsIteration reports whether the step iterates over a collection.

@@ -103,6 +103,10 @@ type Runner struct {
 	RescueAfter time.Duration
 	// PollInterval is how often the queue is polled.
 	PollInterval time.Duration
+	// IterationConcurrency is how many work items one execution may have
+	// open at once (ITERATION_CONCURRENCY): the items of an iteration run
+	// side by side up to it.
+	IterationConcurrency int
 }
 
 // OAuthClient is a client registration at an identity provider.
@@ -311,11 +315,12 @@ func Load(src Source) (*Config, error) {
 	}
 
 	c.Runner = Runner{
-		InstanceID:   l.str("RUNNER_INSTANCE_ID", ""),
-		Concurrency:  l.integer("RUNNER_CONCURRENCY", 10, 1, 1000),
-		StepTimeout:  l.duration("RUNNER_STEP_TIMEOUT", 20*time.Second, time.Second, 24*time.Hour),
-		RescueAfter:  l.duration("RUNNER_RESCUE_AFTER", 30*time.Second, 2*time.Second, 48*time.Hour),
-		PollInterval: l.duration("RUNNER_POLL_INTERVAL", 20*time.Millisecond, 5*time.Millisecond, time.Minute),
+		InstanceID:           l.str("RUNNER_INSTANCE_ID", ""),
+		Concurrency:          l.integer("RUNNER_CONCURRENCY", 10, 1, 1000),
+		StepTimeout:          l.duration("RUNNER_STEP_TIMEOUT", 20*time.Second, time.Second, 24*time.Hour),
+		RescueAfter:          l.duration("RUNNER_RESCUE_AFTER", 30*time.Second, 2*time.Second, 48*time.Hour),
+		PollInterval:         l.duration("RUNNER_POLL_INTERVAL", 20*time.Millisecond, 5*time.Millisecond, time.Minute),
+		IterationConcurrency: l.integer("ITERATION_CONCURRENCY", 4, 1, 64),
 	}
 	if c.Runner.RescueAfter <= c.Runner.StepTimeout {
 		l.fail("RUNNER_RESCUE_AFTER", "%s must be longer than RUNNER_STEP_TIMEOUT (%s), or running steps would be taken over", c.Runner.RescueAfter, c.Runner.StepTimeout)

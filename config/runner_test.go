@@ -21,14 +21,16 @@ func TestRunnerSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := c.Runner; r.RescueAfter != 30*time.Second || r.StepTimeout != 20*time.Second || r.PollInterval != 20*time.Millisecond || r.Concurrency != 10 {
+	if r := c.Runner; r.RescueAfter != 30*time.Second || r.StepTimeout != 20*time.Second || r.PollInterval != 20*time.Millisecond || r.Concurrency != 10 || r.IterationConcurrency != 4 {
 		t.Fatalf("defaults = %+v", r)
 	}
-	c, err = config.Load(config.FromMap(base("RUNNER_RESCUE_AFTER", "10m", "RUNNER_STEP_TIMEOUT", "5m", "RUNNER_INSTANCE_ID", "node-1")))
+	c, err = config.Load(config.FromMap(base("RUNNER_RESCUE_AFTER", "10m", "RUNNER_STEP_TIMEOUT", "5m", "RUNNER_INSTANCE_ID", "node-1",
+		"ITERATION_CONCURRENCY", "8")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Runner.RescueAfter != 10*time.Minute || c.Runner.StepTimeout != 5*time.Minute || c.Runner.InstanceID != "node-1" {
+	if c.Runner.RescueAfter != 10*time.Minute || c.Runner.StepTimeout != 5*time.Minute || c.Runner.InstanceID != "node-1" ||
+		c.Runner.IterationConcurrency != 8 {
 		t.Fatalf("runner = %+v", c.Runner)
 	}
 	for _, tc := range []struct {
@@ -39,6 +41,9 @@ func TestRunnerSettings(t *testing.T) {
 		{base("RUNNER_STEP_TIMEOUT", "forever"), "RUNNER_STEP_TIMEOUT"},
 		{base("RUNNER_CONCURRENCY", "0"), "RUNNER_CONCURRENCY"},
 		{base("RUNNER_POLL_INTERVAL", "1ms"), "RUNNER_POLL_INTERVAL"},
+		{base("ITERATION_CONCURRENCY", "0"), "ITERATION_CONCURRENCY"},
+		{base("ITERATION_CONCURRENCY", "65"), "ITERATION_CONCURRENCY"},
+		{base("ITERATION_CONCURRENCY", "four"), "ITERATION_CONCURRENCY"},
 	} {
 		_, err := config.Load(config.FromMap(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

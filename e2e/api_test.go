@@ -35,22 +35,58 @@ func (c *client) start(project string) *execution {
 	return &e
 }
 
-// waitFor polls the execution until it has status and, when step is not
-// empty, waits on that step in scope. A terminal status other than the
-// one wanted fails the test at once.
-func (c *client) waitFor(id string, status combine.ExecutionStatus, step, scope string) *execution {
+// waitFor polls the execution until it has status. A terminal status
+// other than the one wanted fails the test at once.
+func (c *client) waitFor(id string, status combine.ExecutionStatus) *execution {
 	c.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		e := c.execution(id)
-		if e.Status == status && (step == "" || (e.Pending != nil && e.Pending.StepID == step && e.Pending.ScopeID == scope)) {
+		if e.Status == status {
 			return e
 		}
 		if e.Status.Terminal() || time.Now().After(deadline) {
-			c.t.Fatalf("execution %s: want %s at %s in %s, have:\n%s", id, status, step, scope, fmtJSON(e))
+			c.t.Fatalf("execution %s: want %s, have:\n%s", id, status, fmtJSON(e))
 		}
 		time.Sleep(15 * time.Millisecond)
 	}
+}
+
+// item polls the execution until it has an open work item of kind for
+// step in scope, and returns it.
+func (c *client) item(id, step, scope, kind string) *combine.WorkItem {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		e := c.execution(id)
+		for _, it := range e.Pending {
+			if it.StepID == step && it.ScopeID == scope && it.Kind == kind {
+				return it
+			}
+		}
+		if e.Status.Terminal() || time.Now().After(deadline) {
+			c.t.Fatalf("execution %s: want %s at %s in %s, have:\n%s", id, kind, step, scope, fmtJSON(e))
+		}
+		time.Sleep(15 * time.Millisecond)
+	}
+}
+
+// submit delivers the document of an input work item.
+func (c *client) submit(id string, it *combine.WorkItem, content any, want int) []byte {
+	c.t.Helper()
+	status, b, err := c.call(context.Background(), "POST", "/api/v1/executions/"+id+"/submissions",
+		map[string]any{"step_path": it.StepPath, "attempt": it.Attempt, "title": it.StepID + " " + it.ScopeID, "content": content})
+	if err != nil || status != want {
+		c.t.Fatalf("submit %s: %d %s %v, want %d", it.StepPath, status, b, err, want)
+	}
+	return b
+}
+
+// decide decides on the document an acceptance work item waits on.
+func (c *client) decide(id string, it *combine.WorkItem, accepted bool, comment string, want int) {
+	c.t.Helper()
+	c.must("POST", "/api/v1/executions/"+id+"/acceptance", map[string]any{"step_path": it.StepPath, "attempt": it.Attempt,
+		"document_id": it.Document.DocumentID, "version": it.Document.Version, "accepted": accepted, "comment": comment}, want, nil)
 }
 
 // latestDocuments lists the latest documents of an execution.
@@ -155,7 +191,7 @@ func (c *client) follow(ctx context.Context, id string) ([]*combine.Event, error
 }
 
 // checkEventLog asserts that events are gap-free from seq 1 and end with
-// the terminal event want.
+// the terminal event want; only a retry may follow an execution_failed.
 func checkEventLog(t testing.TB, evs []*combine.Event, want string) {
 	t.Helper()
 	if len(evs) == 0 {
@@ -165,7 +201,8 @@ func checkEventLog(t testing.TB, evs []*combine.Event, want string) {
 		if ev.Seq != int64(i+1) {
 			t.Fatalf("event %d has seq %d: the log has a gap or a duplicate", i+1, ev.Seq)
 		}
-		if combine.IsTerminalEvent(ev.Type) && i != len(evs)-1 {
+		retried := ev.Type == combine.EventExecutionFailed && i+1 < len(evs) && evs[i+1].Type == combine.EventExecutionRetried
+		if combine.IsTerminalEvent(ev.Type) && i != len(evs)-1 && !retried {
 			t.Fatalf("terminal event %s at seq %d is not the last", ev.Type, ev.Seq)
 		}
 	}

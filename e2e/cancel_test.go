@@ -24,21 +24,19 @@ func TestCancelFromEveryWaitingState(t *testing.T) {
 		reach  func(id, project string)
 	}{
 		{combine.StatusWaitingInput, func(id, project string) {
-			op.waitFor(id, combine.StatusWaitingInput, "project_discovery", project)
+			op.item(id, "project_discovery", project, combine.WorkInput)
 		}},
 		{combine.StatusWaitingClarification, func(id, project string) {
-			op.waitFor(id, combine.StatusWaitingInput, "project_discovery", project)
-			op.must("POST", "/api/v1/executions/"+id+"/submissions", map[string]any{"content": document("project_discovery", project, 1)}, http.StatusOK, nil)
-			op.waitFor(id, combine.StatusWaitingClarification, "epic_backlog", project)
+			op.submit(id, op.item(id, "project_discovery", project, combine.WorkInput), document("project_discovery", project, 1), http.StatusOK)
+			op.item(id, "epic_backlog", project, combine.WorkClarification)
 		}},
 		{combine.StatusWaitingAcceptance, func(id, project string) {
-			op.waitFor(id, combine.StatusWaitingInput, "project_discovery", project)
-			op.must("POST", "/api/v1/executions/"+id+"/submissions", map[string]any{"content": document("project_discovery", project, 1)}, http.StatusOK, nil)
-			op.waitFor(id, combine.StatusWaitingClarification, "epic_backlog", project)
-			op.must("POST", "/api/v1/executions/"+id+"/clarification", map[string]any{"answers": map[string]string{"q1": "EU", "q2": "no"}}, http.StatusOK, nil)
-			op.waitFor(id, combine.StatusWaitingInput, "epic_backlog", project)
-			op.must("POST", "/api/v1/executions/"+id+"/submissions", map[string]any{"content": document("epic_backlog", project, 1)}, http.StatusOK, nil)
-			op.waitFor(id, combine.StatusWaitingAcceptance, "epic_backlog", project)
+			op.submit(id, op.item(id, "project_discovery", project, combine.WorkInput), document("project_discovery", project, 1), http.StatusOK)
+			it := op.item(id, "epic_backlog", project, combine.WorkClarification)
+			op.must("POST", "/api/v1/executions/"+id+"/clarification", map[string]any{"step_path": it.StepPath, "attempt": it.Attempt,
+				"answers": map[string]string{"q1": "EU", "q2": "no"}}, http.StatusOK, nil)
+			op.submit(id, op.item(id, "epic_backlog", project, combine.WorkInput), document("epic_backlog", project, 1), http.StatusOK)
+			op.item(id, "epic_backlog", project, combine.WorkAcceptance)
 		}},
 	}
 	for _, tt := range tests {
@@ -47,6 +45,11 @@ func TestCancelFromEveryWaitingState(t *testing.T) {
 			project := "cancel-" + string(tt.status)
 			e := op.start(project)
 			tt.reach(e.ID, project)
+			before := op.execution(e.ID)
+			if before.Status != tt.status || len(before.Pending) != 1 {
+				t.Fatalf("reached %s with %s", before.Status, fmtJSON(before.Pending))
+			}
+			open := before.Pending[0]
 
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -63,7 +66,7 @@ func TestCancelFromEveryWaitingState(t *testing.T) {
 			}
 			var got execution
 			admin.must("POST", "/api/v1/executions/"+e.ID+"/cancel", nil, http.StatusOK, &got)
-			if got.Status != combine.StatusCancelled || got.Pending != nil || got.FinishedAt == nil {
+			if got.Status != combine.StatusCancelled || len(got.Pending) != 0 || got.FinishedAt == nil {
 				t.Fatalf("after cancel: %s", fmtJSON(got))
 			}
 			if now := op.execution(e.ID); now.Status != combine.StatusCancelled {
@@ -75,9 +78,10 @@ func TestCancelFromEveryWaitingState(t *testing.T) {
 				body any
 			}{
 				{admin, "/cancel", nil},
-				{op, "/submissions", map[string]any{"content": document("project_discovery", project, 1)}},
-				{op, "/clarification", map[string]any{"answers": map[string]string{"q1": "EU"}}},
-				{pm, "/acceptance", map[string]any{"accepted": true}},
+				{admin, "/retry", nil},
+				{op, "/submissions", map[string]any{"step_path": open.StepPath, "attempt": open.Attempt, "content": document(open.DocumentType, project, 1)}},
+				{op, "/clarification", map[string]any{"step_path": open.StepPath, "attempt": open.Attempt, "answers": map[string]string{"q1": "EU"}}},
+				{pm, "/acceptance", map[string]any{"step_path": open.StepPath, "attempt": open.Attempt, "document_id": "doc_x", "version": 1, "accepted": true}},
 			} {
 				status, b, err := action.who.call(ctx, "POST", "/api/v1/executions/"+e.ID+action.path, action.body)
 				if err != nil || status != http.StatusConflict || decodeError(t, b).Error.Code != "conflict" {

@@ -46,8 +46,8 @@ func (askingPerson) Name() string { return "person" }
 func (w askingPerson) Work(ctx context.Context, task *combine.Task) (*combine.WorkResult, error) {
 	if task.Step.StepID == w.step && task.Step.Attempt == 1 {
 		return &combine.WorkResult{Questions: []combine.Question{
-			{ID: "q1", Text: "Which markets come first?", Why: "It orders the epics.", Priority: "must", Blocking: true},
-			{ID: "q2", Text: "Is mobile in scope?", Why: "It may add an epic.", Priority: "could", Blocking: false},
+			{ID: "q1", Text: "Which markets come first?", WhyItMatters: "It orders the epics.", Priority: "must", Blocking: true},
+			{ID: "q2", Text: "Is mobile in scope?", WhyItMatters: "It may add an epic.", Priority: "could", Blocking: false},
 		}}, nil
 	}
 	return &combine.WorkResult{AwaitPerson: true}, nil
@@ -57,6 +57,7 @@ func (w askingPerson) Work(ctx context.Context, task *combine.Task) (*combine.Wo
 type inProcess struct {
 	ts     *httptest.Server
 	svc    *engine.Service
+	ids    *identity.Service
 	tokens map[string]string // caller name → token
 }
 
@@ -69,10 +70,15 @@ func startInProcess(t *testing.T, worker combine.Worker) *inProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("s", 32)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := identity.New(db, identity.OptionsFromConfig(cfg), logger)
 	n := events.NewNotifier(db, logger)
 	svc, err := engine.New(engine.Config{
 		DB: db, Workflows: wfs, Worker: worker, Logger: logger, InstanceID: "e2e-" + t.Name(),
-		PollInterval: 20 * time.Millisecond, OnEvent: n.Wake,
+		PollInterval: 20 * time.Millisecond, OnEvent: n.Wake, Audit: ids,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -92,11 +98,6 @@ func startInProcess(t *testing.T, worker combine.Worker) *inProcess {
 		_ = svc.Stop(sctx)
 		_ = n.Stop(sctx)
 	})
-	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("s", 32)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := identity.New(db, identity.OptionsFromConfig(cfg), logger)
 	tokens := map[string]string{}
 	for name, roles := range callers {
 		u, _, err := ids.EnsureUser(ctx, combine.UserCreate{Email: name + "@example.com", Name: name, Roles: roles})
@@ -121,7 +122,7 @@ func startInProcess(t *testing.T, worker combine.Worker) *inProcess {
 	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &inProcess{ts: ts, svc: svc, tokens: tokens}
+	return &inProcess{ts: ts, svc: svc, ids: ids, tokens: tokens}
 }
 
 // as returns a client calling the in-process server with a caller's token.

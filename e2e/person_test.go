@@ -42,27 +42,18 @@ func (p *person) act(ctx context.Context, id string) (bool, error) {
 	if err := json.Unmarshal(b, &e); err != nil {
 		return false, err
 	}
-	var path string
-	var body any
 	switch e.Status {
 	case combine.StatusCompleted:
 		return true, nil
 	case combine.StatusFailed, combine.StatusCancelled:
 		return false, fmt.Errorf("execution %s ended %s: %s", id, e.Status, e.Error)
-	case combine.StatusWaitingInput:
-		pd := e.Pending
-		path, body = "/submissions", map[string]any{"title": pd.StepID + " " + pd.ScopeID, "content": document(pd.DocumentType, pd.ScopeID, 1)}
-	case combine.StatusWaitingAcceptance:
-		path, body = "/acceptance", map[string]any{"accepted": true, "comment": "ok"}
-	case combine.StatusWaitingClarification:
-		answers := map[string]string{}
-		for _, q := range e.Pending.Questions {
-			answers[q.ID] = "answer to " + q.ID
-		}
-		path, body = "/clarification", map[string]any{"answers": answers}
-	default:
+	}
+	if len(e.Pending) == 0 {
 		return false, nil // pending or running: the runner's turn
 	}
+	// One action per look, always on the first open item: the same run
+	// gives the same sequence of actions, so runs can be compared.
+	path, body := actionFor(e.Pending[0])
 	status, b, err = c.call(ctx, "POST", "/api/v1/executions/"+id+path, body)
 	switch {
 	case err != nil, status == http.StatusOK, status == http.StatusConflict, status == http.StatusTooManyRequests, status >= 500:
@@ -76,6 +67,25 @@ func (p *person) act(ctx context.Context, id string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("POST %s on %s: %d %s", path, id, status, b)
+}
+
+// actionFor is what a diligent person does for a work item: submit the
+// document (the same content for a given type and scope), answer the
+// questions, or accept. It returns the action's path and body.
+func actionFor(it *combine.WorkItem) (string, map[string]any) {
+	switch it.Kind {
+	case combine.WorkAcceptance:
+		return "/acceptance", map[string]any{"step_path": it.StepPath, "attempt": it.Attempt,
+			"document_id": it.Document.DocumentID, "version": it.Document.Version, "accepted": true, "comment": "ok"}
+	case combine.WorkClarification:
+		answers := map[string]string{}
+		for _, q := range it.Questions {
+			answers[q.ID] = "answer to " + q.ID
+		}
+		return "/clarification", map[string]any{"step_path": it.StepPath, "attempt": it.Attempt, "answers": answers}
+	}
+	return "/submissions", map[string]any{"step_path": it.StepPath, "attempt": it.Attempt,
+		"title": it.StepID + " " + it.ScopeID, "content": document(it.DocumentType, it.ScopeID, 1)}
 }
 
 // drive acts on every execution until all are completed, ctx ends, or an

@@ -37,54 +37,59 @@ func TestSoftwareProductDevelopmentByPeople(t *testing.T) {
 
 	submit := func(c *client, step, scope string, rev int) {
 		t.Helper()
-		w := c.waitFor(e.ID, combine.StatusWaitingInput, step, scope)
-		if w.Pending.Kind != combine.PendingInput || w.Pending.DocumentType == "" || len(w.Pending.Schema) == 0 {
-			t.Fatalf("pending of %s: %s", step, fmtJSON(w.Pending))
+		it := c.item(e.ID, step, scope, combine.WorkInput)
+		if it.DocumentType == "" || len(it.Schema) == 0 || it.Inputs == nil {
+			t.Fatalf("input item of %s: %s", step, fmtJSON(it))
 		}
-		c.must("POST", "/api/v1/executions/"+e.ID+"/submissions",
-			map[string]any{"title": step + " " + scope, "content": document(w.Pending.DocumentType, scope, rev)}, http.StatusOK, nil)
+		c.submit(e.ID, it, document(it.DocumentType, scope, rev), http.StatusOK)
 	}
 	decide := func(c *client, step, scope string, accepted bool, comment string) {
 		t.Helper()
-		w := c.waitFor(e.ID, combine.StatusWaitingAcceptance, step, scope)
-		if w.Pending.DocumentID == "" || w.Pending.DocumentVersion == 0 || len(w.Pending.AcceptedBy) == 0 {
-			t.Fatalf("pending acceptance of %s: %s", step, fmtJSON(w.Pending))
+		it := c.item(e.ID, step, scope, combine.WorkAcceptance)
+		if it.Document == nil || it.Document.Version == 0 || len(it.AcceptedBy) == 0 {
+			t.Fatalf("acceptance item of %s: %s", step, fmtJSON(it))
 		}
-		c.must("POST", "/api/v1/executions/"+e.ID+"/acceptance", map[string]any{"accepted": accepted, "comment": comment}, http.StatusOK, nil)
+		c.decide(e.ID, it, accepted, comment, http.StatusOK)
 	}
 
 	// Discovery: a document failing its schema is refused with the
-	// problems, and the same step takes the remediated one.
-	w := op.waitFor(e.ID, combine.StatusWaitingInput, "project_discovery", project)
-	status, body, err := op.call(ctx, "POST", "/api/v1/executions/"+e.ID+"/submissions",
-		map[string]any{"content": invalidDocument("project_discovery", project)})
-	if err != nil || status != http.StatusBadRequest || !strings.Contains(string(body), "problems") {
-		t.Fatalf("invalid discovery: %d %s %v", status, body, err)
+	// problems, and the same step takes the remediated one as attempt 2.
+	it := op.item(e.ID, "project_discovery", project, combine.WorkInput)
+	body := op.submit(e.ID, it, invalidDocument("project_discovery", project), http.StatusBadRequest)
+	if !strings.Contains(string(body), "problems") {
+		t.Fatalf("invalid discovery: %s", body)
 	}
-	w = op.waitFor(e.ID, combine.StatusWaitingInput, "project_discovery", project)
-	if len(w.Pending.Problems) == 0 || w.Pending.Attempt <= 1 {
-		t.Fatalf("remediation pending should carry the QA problems and a new attempt: %s", fmtJSON(w.Pending))
+	op.submit(e.ID, it, document("project_discovery", project, 1), http.StatusConflict) // attempt 1 is gone
+	it = op.item(e.ID, "project_discovery", project, combine.WorkInput)
+	if len(it.Problems) == 0 || it.Attempt != 2 {
+		t.Fatalf("remediation item should carry the QA problems and a new attempt: %s", fmtJSON(it))
 	}
 	submit(op, "project_discovery", project, 1)
 
 	// Epic backlog: the worker asks; a person answers; the step resumes.
-	w = op.waitFor(e.ID, combine.StatusWaitingClarification, "epic_backlog", project)
-	if w.Pending.Kind != combine.PendingClarification || len(w.Pending.Questions) != 2 {
-		t.Fatalf("clarification pending: %s", fmtJSON(w.Pending))
+	it = op.item(e.ID, "epic_backlog", project, combine.WorkClarification)
+	if len(it.Questions) != 2 || it.Questions[0].WhyItMatters == "" {
+		t.Fatalf("clarification item: %s", fmtJSON(it))
 	}
-	viewer.must("POST", "/api/v1/executions/"+e.ID+"/clarification", map[string]any{"answers": map[string]string{"q1": "Europe"}}, http.StatusForbidden, nil)
-	op.must("POST", "/api/v1/executions/"+e.ID+"/clarification", map[string]any{"answers": map[string]string{"q2": "no"}}, http.StatusBadRequest, nil)
-	op.must("POST", "/api/v1/executions/"+e.ID+"/clarification", map[string]any{"answers": map[string]string{"q1": "Europe first", "q2": "Not yet"}}, http.StatusOK, nil)
+	answer := func(c *client, answers map[string]string, want int) {
+		c.must("POST", "/api/v1/executions/"+e.ID+"/clarification",
+			map[string]any{"step_path": it.StepPath, "attempt": it.Attempt, "answers": answers}, want, nil)
+	}
+	answer(viewer, map[string]string{"q1": "Europe"}, http.StatusForbidden)
+	answer(op, map[string]string{"q2": "no"}, http.StatusBadRequest)
+	answer(op, map[string]string{"q1": "Europe first", "q2": "Not yet"}, http.StatusOK)
+	answer(op, map[string]string{"q1": "Europe first", "q2": "Not yet"}, http.StatusConflict) // a double click
 	submit(pm, "epic_backlog", project, 1)
 
 	// A reviewer without the pm role may not decide; the pm rejects, the
 	// step is redone with the comment, and the second version is accepted.
-	w = op.waitFor(e.ID, combine.StatusWaitingAcceptance, "epic_backlog", project)
-	architect.must("POST", "/api/v1/executions/"+e.ID+"/acceptance", map[string]any{"accepted": true}, http.StatusForbidden, nil)
+	it = op.item(e.ID, "epic_backlog", project, combine.WorkAcceptance)
+	architect.decide(e.ID, it, true, "", http.StatusForbidden)
 	decide(pm, "epic_backlog", project, false, "Split the second epic by market.")
-	w = op.waitFor(e.ID, combine.StatusWaitingInput, "epic_backlog", project)
-	if w.Pending.ReviewerComment != "Split the second epic by market." {
-		t.Fatalf("redo pending should carry the reviewer's comment: %s", fmtJSON(w.Pending))
+	pm.decide(e.ID, it, true, "late", http.StatusConflict) // the reviewer never saw the redo
+	it = op.item(e.ID, "epic_backlog", project, combine.WorkInput)
+	if it.ReviewerComment != "Split the second epic by market." {
+		t.Fatalf("redo item should carry the reviewer's comment: %s", fmtJSON(it))
 	}
 	submit(pm, "epic_backlog", project, 2)
 	decide(pm, "epic_backlog", project, true, "Good.")
@@ -92,18 +97,34 @@ func TestSoftwareProductDevelopmentByPeople(t *testing.T) {
 	submit(architect, "project_architecture", project, 1)
 	decide(architect, "project_architecture", project, true, "")
 
+	// The epics run side by side: both epic architectures are open at once.
+	for _, epic := range epicIDs {
+		op.item(e.ID, "epic_architecture", "epic:"+epic, combine.WorkInput)
+	}
 	for _, epic := range epicIDs {
 		es := "epic:" + epic
 		submit(architect, "epic_architecture", es, 1)
 		submit(ba, "story_backlog", es, 1)
 		decide(ba, "story_backlog", es, true, "")
+	}
+	for _, epic := range epicIDs {
 		for _, story := range storyIDs {
-			submit(op, "implementation_notes", es+"/story:"+story, 1)
+			scope := "epic:" + epic + "/story:" + story
+			it := op.item(e.ID, "implementation_notes", scope, combine.WorkInput)
+			// The notes read the story, its epic (an ancestor's item) and the architectures.
+			read := map[string]bool{}
+			for _, in := range it.Inputs {
+				read[in.EntityType+in.DocumentType] = true
+			}
+			if !read["storystory_backlog"] || !read["epicepic_backlog"] || !read["epic_architecture"] || !read["project_architecture"] {
+				t.Fatalf("notes of %s read %s", scope, fmtJSON(it.Inputs))
+			}
+			submit(op, "implementation_notes", scope, 1)
 		}
 	}
 
-	done := op.waitFor(e.ID, combine.StatusCompleted, "", "")
-	if done.Pending != nil || done.FinishedAt == nil {
+	done := op.waitFor(e.ID, combine.StatusCompleted)
+	if len(done.Pending) != 0 || done.FinishedAt == nil {
 		t.Fatalf("completed execution: %s", fmtJSON(done))
 	}
 	docs := op.latestDocuments(e.ID)

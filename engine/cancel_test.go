@@ -59,7 +59,7 @@ func TestCancelReachesAWorkerOnAnotherInstance(t *testing.T) {
 		ended <- ctx.Err()
 		return nil, ctx.Err()
 	}}
-	wfs := enginetest.NewWorkflows(t)
+	wfs := enginetest.Registry(t)
 	a, err := engine.New(engine.Config{
 		DB: dbA, Workflows: wfs, Worker: worker, InstanceID: "a", Logger: discardLogger(),
 		PollInterval: 10 * time.Millisecond, CancelPoll: time.Hour, StepTimeout: time.Minute, RescueAfter: 2 * time.Hour,

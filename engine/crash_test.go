@@ -17,6 +17,7 @@ import (
 	"github.com/thecombine/combine/engine/enginetest"
 	"github.com/thecombine/combine/internal/testdb"
 	"github.com/thecombine/combine/sqldb"
+	"github.com/thecombine/combine/workflow"
 )
 
 // Environment of a crash child: its database, instance id and rescue window.
@@ -24,6 +25,7 @@ const (
 	crashChildEnv     = "ENGINE_CRASH_CHILD_DB"
 	crashChildIDEnv   = "ENGINE_CRASH_CHILD_ID"
 	crashChildRescEnv = "ENGINE_CRASH_CHILD_RESCUE"
+	crashChildWfsEnv  = "ENGINE_CRASH_CHILD_WORKFLOWS"
 )
 
 // instantWorker writes a valid document quickly: two epics, two stories.
@@ -56,8 +58,13 @@ func runCrashChild(url string) {
 	}
 	id := cmp.Or(os.Getenv(crashChildIDEnv), "crash-child")
 	rescue, _ := time.ParseDuration(os.Getenv(crashChildRescEnv))
+	// The parent wrote the test workflows (and removes them at the end).
+	wfs, err := workflow.Load(workflow.Options{Dir: os.Getenv(crashChildWfsEnv)})
+	if err != nil {
+		panic(err)
+	}
 	cfg := engine.Config{
-		DB: db, Workflows: enginetest.NewWorkflows(&testing.T{}), Worker: instantWorker{db: db, instance: id}, InstanceID: id,
+		DB: db, Workflows: wfs, Worker: instantWorker{db: db, instance: id}, InstanceID: id,
 		PollInterval: 10 * time.Millisecond, Logger: discardLogger(),
 	}
 	if rescue > 0 {
@@ -75,7 +82,12 @@ func runCrashChild(url string) {
 		list, _, err := svc.ListExecutions(ctx, combine.ExecutionFilter{Status: combine.StatusWaitingAcceptance, Limit: 100})
 		if err == nil {
 			for _, e := range list {
-				_, _ = svc.DecideAcceptance(admin, e.ID, combine.Decision{Accepted: true})
+				for _, it := range e.Pending {
+					if it.Kind == combine.WorkAcceptance {
+						_, _ = svc.DecideAcceptance(admin, e.ID, combine.Decision{StepPath: it.StepPath, Attempt: it.Attempt,
+							DocumentID: it.Document.DocumentID, Version: it.Document.Version, Accepted: true})
+					}
+				}
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -99,7 +111,17 @@ func TestCrashRecovery(t *testing.T) {
 	spawn := func() *exec.Cmd { return spawnCrashChild(t, url) }
 	completedSteps := func() int { return countCompletedSteps(t, db) }
 	// Each process is killed at a random moment after it has completed a
-	// step of its own, so every kill lands while work is in flight.
+	// step of its own, while several work items are in a worker's hands.
+	inFlight := func() int {
+		var n int
+		// The step jobs this process is working (a new process makes the
+		// ones its killed predecessor left running available at start).
+		if err := db.R.QueryRow(`SELECT COUNT(*) FROM river_job WHERE state = 'running' AND kind = 'combine_step_attempt'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var atKill []int
 	for range 10 {
 		at := completedSteps()
 		cmd := spawn()
@@ -107,8 +129,19 @@ func TestCrashRecovery(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
+		n := inFlight()
+		for wait := time.Now().Add(5 * time.Second); n < 2 && time.Now().Before(wait); n = inFlight() {
+			time.Sleep(2 * time.Millisecond)
+		}
 		_ = cmd.Process.Kill() // SIGKILL
 		_ = cmd.Wait()
+		atKill = append(atKill, n)
+	}
+	t.Logf("work items in a worker's hands at each kill: %v", atKill)
+	for _, n := range atKill {
+		if n < 2 {
+			t.Fatalf("a kill landed with %d items in flight (%v): the test wants several", n, atKill)
+		}
 	}
 	before := completedSteps()
 	t.Logf("%d of %d steps completed across 10 killed processes", before, 8*len(ids))
@@ -140,7 +173,7 @@ func crashSetup(t *testing.T, n int) (string, *sqldb.DB, *engine.Service, []stri
 	if _, err := db.W.ExecContext(ctx, `CREATE TABLE crash_calls (attempt_key TEXT NOT NULL, instance TEXT NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	starter, err := engine.New(engine.Config{DB: db, Workflows: enginetest.NewWorkflows(t), Logger: discardLogger()})
+	starter, err := engine.New(engine.Config{DB: db, Workflows: enginetest.Registry(t), Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +192,7 @@ func crashSetup(t *testing.T, n int) (string, *sqldb.DB, *engine.Service, []stri
 func spawnCrashChild(t *testing.T, url string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$")
-	cmd.Env = append(append(os.Environ(), crashChildEnv+"="+url), env...)
+	cmd.Env = append(append(os.Environ(), crashChildEnv+"="+url, crashChildWfsEnv+"="+enginetest.Dir(t)), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +227,7 @@ func verifyCompleted(t *testing.T, starter *engine.Service, ids []string) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("execution %s still %s at %+v", id, e.Status, e.CurrentStep)
+				t.Fatalf("execution %s still %s with pending %s, running %s", id, e.Status, describe(e.Pending), describe(e.Running))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

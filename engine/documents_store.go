@@ -61,8 +61,17 @@ func findDocument(ctx context.Context, q querier, id string) (*combine.Document,
 }
 
 // insertDocument stores d as the next version of its (project, type,
-// scope) and flips is_latest on the previous version, in tx.
-func insertDocument(ctx context.Context, tx *sql.Tx, d *combine.Document, attemptNo int) error {
+// scope) and flips is_latest on the previous version, in tx. Versions are
+// shared by every execution of the project, so on PostgreSQL the
+// allocation is serialized per (project, type, scope) by a transaction
+// advisory lock; SQLite's single writer already serializes it.
+func (s *Service) insertDocument(ctx context.Context, tx *Tx, d *combine.Document, attemptNo int) error {
+	if s.db.Dialect == sqldb.Postgres {
+		key := strings.Join([]string{d.ProjectID, d.DocumentType, d.ScopeType, d.ScopeID}, "\x1f")
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
+			return fmt.Errorf("lock document versions: %w", err)
+		}
+	}
 	var prev int
 	err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM documents
 		WHERE project_id = $1 AND document_type = $2 AND scope_type = $3 AND scope_id = $4`,
@@ -75,11 +84,15 @@ func insertDocument(ctx context.Context, tx *sql.Tx, d *combine.Document, attemp
 		d.ProjectID, d.DocumentType, d.ScopeType, d.ScopeID); err != nil {
 		return fmt.Errorf("flip latest document: %w", err)
 	}
-	d.Version, d.IsLatest = prev+1, true
+	d.Version, d.IsLatest, d.CreatedAt = prev+1, true, tx.Now
+	var decided any
+	if d.Acceptance.DecidedAt != nil {
+		decided = sqldb.Time(*d.Acceptance.DecidedAt)
+	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO documents (`+documentColumns+`, attempt)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		d.ID, d.ProjectID, d.DocumentType, d.ScopeType, d.ScopeID, d.Version, d.IsLatest, d.Title, string(d.Content),
-		d.CreatedBy, d.ExecutionID, d.StepID, d.StepPath, d.Acceptance.Status, d.Acceptance.DecidedBy, nil,
+		d.CreatedBy, d.ExecutionID, d.StepID, d.StepPath, d.Acceptance.Status, d.Acceptance.DecidedBy, decided,
 		d.Acceptance.Comment, sqldb.Time(d.CreatedAt), attemptNo)
 	if err != nil {
 		return fmt.Errorf("insert document: %w", err)
@@ -87,12 +100,23 @@ func insertDocument(ctx context.Context, tx *sql.Tx, d *combine.Document, attemp
 	return nil
 }
 
-// latestAccepted returns the newest version of a (type, scope) that is
-// accepted or needs no acceptance; ENOTFOUND when there is none.
-func latestAccepted(ctx context.Context, q querier, projectID, docType, scopeType, scopeID string) (*combine.Document, error) {
+// setAcceptance records a decision on a document version.
+func setAcceptance(ctx context.Context, tx *Tx, documentID, status, decidedBy, comment string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE documents SET acceptance_status = $2, decided_by = $3, decided_at = $4,
+		decision_comment = $5 WHERE id = $1`, documentID, status, decidedBy, tx.now(), comment); err != nil {
+		return fmt.Errorf("record document acceptance: %w", err)
+	}
+	return nil
+}
+
+// latestAccepted returns the newest version of a (type, scope) produced
+// (or seeded) in execution executionID that is accepted or needs no
+// acceptance; ENOTFOUND when there is none. Other executions' documents
+// of the same project are never read.
+func latestAccepted(ctx context.Context, q querier, executionID, docType, scopeType, scopeID string) (*combine.Document, error) {
 	d, err := scanDocument(q.QueryRowContext(ctx, `SELECT `+documentColumns+` FROM documents
-		WHERE project_id = $1 AND document_type = $2 AND scope_type = $3 AND scope_id = $4 AND acceptance_status IN ($5, $6)
-		ORDER BY version DESC LIMIT 1`, projectID, docType, scopeType, scopeID, combine.AcceptanceAccepted, combine.AcceptanceNotRequired))
+		WHERE execution_id = $1 AND document_type = $2 AND scope_type = $3 AND scope_id = $4 AND acceptance_status IN ($5, $6)
+		ORDER BY version DESC LIMIT 1`, executionID, docType, scopeType, scopeID, combine.AcceptanceAccepted, combine.AcceptanceNotRequired))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, combine.Errorf(combine.ENOTFOUND, "no accepted %s document in scope %s %q", docType, scopeType, scopeID)
 	} else if err != nil {
@@ -119,46 +143,18 @@ func (s *Service) DocumentVersions(ctx context.Context, id string) ([]*combine.D
 
 // ListDocuments implements combine.DocumentService.
 func (s *Service) ListDocuments(ctx context.Context, f combine.DocumentFilter) ([]*combine.Document, int, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
+	q := (&listQuery{table: "documents"}).eq("execution_id", f.ExecutionID).eq("project_id", f.ProjectID).
+		eq("document_type", f.DocumentType).eq("scope_id", f.ScopeID).when(f.Latest, "is_latest")
+	docs := []*combine.Document{}
+	total, err := q.page(ctx, s.db.R, documentColumns, "created_at, id", f.Limit, f.Offset, func(rows *sql.Rows) error {
+		d, err := scanDocument(rows)
+		if err == nil {
+			docs = append(docs, d)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	if f.ExecutionID != "" {
-		add("execution_id = $%d", f.ExecutionID)
-	}
-	if f.ProjectID != "" {
-		add("project_id = $%d", f.ProjectID)
-	}
-	if f.DocumentType != "" {
-		add("document_type = $%d", f.DocumentType)
-	}
-	if f.ScopeID != "" {
-		add("scope_id = $%d", f.ScopeID)
-	}
-	if f.Latest {
-		where = append(where, "is_latest")
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int
-	if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM documents`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count documents: %w", err)
-	}
-	limit, offset := pageOf(f.Limit, f.Offset)
-	args = append(args, limit, offset)
-	docs, err := queryDocuments(ctx, s.db.R, `SELECT `+documentColumns+` FROM documents`+cond+
-		fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d OFFSET $%d`, len(args)-1, len(args)), args...)
-	return docs, total, err
-}
-
-// pageOf clamps a page request: default 50, at most 500.
-func pageOf(limit, offset int) (int, int) {
-	if limit <= 0 {
-		limit = 50
-	}
-	return min(limit, 500), max(offset, 0)
+	return docs, total, nil
 }

@@ -2,99 +2,104 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/thecombine/combine"
 )
 
 // TestPeopleRunTheWholeWorkflow walks the tiny workflow done by people:
-// a QA failure and remediation, a rejection and redo, acceptance role
-// checks, iteration over 2 epics × 2 stories with distinct scope ids.
+// a QA failure and remediation, a rejection and redo, reviewer roles,
+// then 2 epics × 2 stories worked side by side with distinct scope ids.
 func TestPeopleRunTheWholeWorkflow(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	op := as("usr_op", "operator")
-	pm := as("usr_pm", "operator", "pm")
-	ba := as("usr_ba", "operator", "ba")
 	e := h.start("acme")
-
-	e = h.waitStep(e.ID, combine.StatusWaitingInput, "discovery")
-	if e.Pending.DocumentType != "discovery" || e.Pending.ScopeID != "acme" || len(e.Pending.Schema) == 0 {
-		t.Fatalf("pending = %+v", e.Pending)
+	if e.Pending == nil || e.Running == nil {
+		t.Fatalf("a new execution lists null work items: %+v", e)
 	}
-	// QA failure: refused with the problems, recorded, then remediation.
-	_, err := h.svc.SubmitDocument(op, e.ID, combine.Submission{Content: []byte(`{"summary": "no title"}`)})
-	wantCode(t, err, combine.EINVALID)
-	if probs := err.(*combine.Error).Details["problems"].([]string); len(probs) != 1 || probs[0] != "$.title: title is required" {
+
+	_, it := h.item(e.ID, "discovery", combine.WorkInput)
+	if it.DocumentType != "discovery" || it.ScopeID != "acme" || len(it.Schema) == 0 || it.Attempt != 1 ||
+		it.AttemptsLeft != 3 || it.Role != "business_analyst" || len(it.Inputs) != 0 {
+		t.Fatalf("discovery item = %+v", it)
+	}
+	// QA failure: refused with the problems, recorded with its sender, then remediation.
+	_, err := h.svc.SubmitDocument(op, e.ID, combine.Submission{StepPath: "discovery", Attempt: 1, Content: json.RawMessage(`{"summary": "no title"}`)})
+	ce := wantCode(t, err, combine.EINVALID)
+	if probs := ce.Details["problems"].([]string); len(probs) != 1 || !strings.Contains(probs[0], "title") {
 		t.Fatalf("problems = %v", probs)
 	}
-	e = h.waitStep(e.ID, combine.StatusWaitingInput, "discovery")
-	if e.Pending.Attempt != 2 || len(e.Pending.Problems) != 1 || e.Pending.AttemptsLeft != 2 {
-		t.Fatalf("after a QA failure pending = %+v", e.Pending)
+	if n := h.count(`SELECT COUNT(*) FROM step_attempts WHERE execution_id = $1 AND status = 'qa_failed' AND worker = 'user:usr_op'`, e.ID); n != 1 {
+		t.Fatalf("refused attempts recorded with their sender: %d, want 1", n)
 	}
-	if _, err := h.svc.SubmitDocument(op, e.ID, doc("Discovery")); err != nil {
-		t.Fatal(err)
+	_, it = h.item(e.ID, "discovery", combine.WorkInput)
+	if it.Attempt != 2 || len(it.Problems) != 1 || it.AttemptsLeft != 2 {
+		t.Fatalf("after a QA failure the item is %+v", it)
 	}
+	h.submit(op, e.ID, "discovery", doc("Discovery"))
 
-	e = h.waitStep(e.ID, combine.StatusWaitingInput, "backlog")
-	if _, err := h.svc.SubmitDocument(op, e.ID, doc("Backlog v1", "epics", `[{"id": "E1"}]`)); err != nil {
-		t.Fatal(err)
+	h.submit(op, e.ID, "backlog", doc("Backlog v1", "epics", `[{"id": "E1"}]`))
+	_, it = h.item(e.ID, "backlog", combine.WorkAcceptance)
+	if it.Document == nil || it.Document.Version != 1 || !slices.Equal(it.AcceptedBy, []string{"pm"}) || it.RejectionsLeft != 3 {
+		t.Fatalf("acceptance item = %+v", it)
 	}
-	e = h.waitStep(e.ID, combine.StatusWaitingAcceptance, "backlog")
-	if e.Pending.DocumentVersion != 1 || !slices.Equal(e.Pending.AcceptedBy, []string{"pm"}) {
-		t.Fatalf("pending = %+v", e.Pending)
+	if len(it.Inputs) != 1 || it.Inputs[0].DocumentType != "discovery" || it.Inputs[0].Version != 1 {
+		t.Fatalf("backlog read %+v, want discovery version 1", it.Inputs)
 	}
 	// Only pm (or admin) decides; a rejection needs a comment.
-	_, err = h.svc.DecideAcceptance(ba, e.ID, combine.Decision{Accepted: true})
-	wantCode(t, err, combine.EFORBIDDEN)
-	_, err = h.svc.DecideAcceptance(pm, e.ID, combine.Decision{Accepted: false})
-	wantCode(t, err, combine.EINVALID)
-	if _, err := h.svc.DecideAcceptance(pm, e.ID, combine.Decision{Accepted: false, Comment: "we need two epics"}); err != nil {
-		t.Fatal(err)
+	d := combine.Decision{StepPath: "backlog", Attempt: 1, DocumentID: it.Document.DocumentID, Version: 1, Accepted: true}
+	ce = wantCode(t, func() error { _, err := h.svc.DecideAcceptance(ba, e.ID, d); return err }(), combine.EFORBIDDEN)
+	if roles := ce.Details["required_roles"].([]string); !slices.Equal(roles, []string{"pm"}) || ce.Permission != "" {
+		t.Fatalf("forbidden decision names %v / %q, want the reviewer roles", roles, ce.Permission)
 	}
-	e = h.waitStep(e.ID, combine.StatusWaitingInput, "backlog")
-	if e.Pending.ReviewerComment != "we need two epics" {
-		t.Fatalf("redo pending = %+v", e.Pending)
+	d.Accepted = false
+	wantCode(t, func() error { _, err := h.svc.DecideAcceptance(pm, e.ID, d); return err }(), combine.EINVALID)
+	h.decide(pm, e.ID, "backlog", false, "we need two epics")
+	_, it = h.item(e.ID, "backlog", combine.WorkInput)
+	if it.ReviewerComment != "we need two epics" || it.Attempt != 2 || it.RejectionsLeft != 2 {
+		t.Fatalf("redo item = %+v", it)
 	}
-	if _, err := h.svc.SubmitDocument(op, e.ID, doc("Backlog v2", "epics", `[{"id": "E1"}, {"id": "E2"}]`)); err != nil {
-		t.Fatal(err)
+	h.submit(op, e.ID, "backlog", doc("Backlog v2", "epics", `[{"id": "E1"}, {"id": "E2"}]`))
+	_, it = h.item(e.ID, "backlog", combine.WorkAcceptance)
+	if it.Document.Version != 2 {
+		t.Fatalf("redo produced version %d, want 2", it.Document.Version)
 	}
-	e = h.waitStep(e.ID, combine.StatusWaitingAcceptance, "backlog")
-	if e.Pending.DocumentVersion != 2 {
-		t.Fatalf("redo produced version %d, want 2", e.Pending.DocumentVersion)
-	}
-	if _, err := h.svc.DecideAcceptance(pm, e.ID, combine.Decision{Accepted: true, Comment: "good"}); err != nil {
-		t.Fatal(err)
-	}
+	h.decide(pm, e.ID, "backlog", true, "good")
 
+	// Both epics open at once, in their own scopes.
+	items := h.paths(e.ID, "per_epic[E1]/stories", "per_epic[E2]/stories")
 	for _, epic := range []string{"E1", "E2"} {
+		it := items["per_epic["+epic+"]/stories"]
+		if it.ScopeType != "epic" || it.ScopeID != "epic:"+epic || it.Item == nil || it.Item.ID != epic || it.Item.EntityType != "epic" {
+			t.Fatalf("epic item = %+v", it)
+		}
+	}
+	for _, epic := range []string{"E2", "E1"} {
 		path := "per_epic[" + epic + "]/stories"
-		e = h.waitStep(e.ID, combine.StatusWaitingInput, path)
-		if e.Pending.ScopeType != "epic" || e.Pending.ScopeID != "epic:"+epic {
-			t.Fatalf("pending scope = %s %s", e.Pending.ScopeType, e.Pending.ScopeID)
-		}
-		if _, err := h.svc.SubmitDocument(op, e.ID, doc("Stories of "+epic, "stories", `[{"id": "S1"}, {"id": "S2"}]`)); err != nil {
-			t.Fatal(err)
-		}
-		e = h.waitStep(e.ID, combine.StatusWaitingAcceptance, path)
-		if _, err := h.svc.DecideAcceptance(admin, e.ID, combine.Decision{Accepted: true}); err != nil {
-			t.Fatal(err)
-		}
+		h.submit(op, e.ID, path, doc("Stories of "+epic, "stories", `[{"id": "S1"}, {"story_id": "S2"}]`))
+		h.decide(admin, e.ID, path, true, "")
+	}
+	want := []string{}
+	for _, epic := range []string{"E1", "E2"} {
 		for _, story := range []string{"S1", "S2"} {
-			path := "per_epic[" + epic + "]/per_story[" + story + "]/notes"
-			e = h.waitStep(e.ID, combine.StatusWaitingInput, path)
-			if want := "epic:" + epic + "/story:" + story; e.Pending.ScopeID != want {
-				t.Fatalf("story scope id = %q, want %q", e.Pending.ScopeID, want)
-			}
-			if _, err := h.svc.SubmitDocument(op, e.ID, doc("Notes "+epic+story)); err != nil {
-				t.Fatal(err)
-			}
+			want = append(want, "per_epic["+epic+"]/per_story["+story+"]/notes")
 		}
+	}
+	items = h.paths(e.ID, want...)
+	for _, path := range want {
+		it := items[path]
+		epic, story := path[9:11], path[23:25]
+		if it.ScopeID != "epic:"+epic+"/story:"+story {
+			t.Fatalf("story scope id = %q at %s", it.ScopeID, path)
+		}
+		h.submit(op, e.ID, path, doc("Notes "+epic+story))
 	}
 	e = h.wait(e.ID, combine.StatusCompleted)
-	if e.Pending != nil || e.FinishedAt == nil {
+	if len(e.Pending) != 0 || len(e.Running) != 0 || e.FinishedAt == nil {
 		t.Fatalf("completed execution = %+v", e)
 	}
 
@@ -113,13 +118,10 @@ func TestPeopleRunTheWholeWorkflow(t *testing.T) {
 			t.Fatalf("latest backlog = %+v", d)
 		}
 	}
-	if !scopes["notes epic:E2/story:S1"] || !scopes["story_backlog epic:E1"] || len(scopes) != 8 {
+	if !scopes["notes epic:E2/story:S1"] || !scopes["notes epic:E1/story:S2"] || !scopes["story_backlog epic:E1"] || len(scopes) != 8 {
 		t.Fatalf("scopes = %v", scopes)
 	}
 	all, _, _ := h.svc.ListDocuments(ctx, combine.DocumentFilter{ExecutionID: e.ID, DocumentType: "epic_backlog"})
-	if len(all) != 2 {
-		t.Fatalf("backlog versions = %d, want 2", len(all))
-	}
 	versions, err := h.svc.DocumentVersions(ctx, all[0].ID)
 	if err != nil {
 		t.Fatal(err)
@@ -144,12 +146,15 @@ func TestPeopleRunTheWholeWorkflow(t *testing.T) {
 			}
 		}
 	}
+	// discovery ×2, backlog ×2, 2 story backlogs, 4 notes.
 	if counted[combine.EventExecutionCompleted] != 1 || counted[combine.EventInputNeeded] != 10 {
 		t.Fatalf("event metrics = %v", counted)
 	}
 	// A finished execution refuses every action with 409.
-	_, err = h.svc.SubmitDocument(op, e.ID, doc("late"))
+	_, err = h.svc.SubmitDocument(op, e.ID, combine.Submission{StepPath: "discovery", Attempt: 1, Content: json.RawMessage(doc("late"))})
 	wantCode(t, err, combine.ECONFLICT)
 	_, err = h.svc.CancelExecution(admin, e.ID)
+	wantCode(t, err, combine.ECONFLICT)
+	_, err = h.svc.RetryExecution(admin, e.ID, "")
 	wantCode(t, err, combine.ECONFLICT)
 }

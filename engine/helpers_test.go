@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/thecombine/combine/engine/enginetest"
 	"github.com/thecombine/combine/internal/testdb"
 	"github.com/thecombine/combine/sqldb"
+	"github.com/thecombine/combine/workflow"
 )
 
 // funcWorker is a worker scripted by the test.
@@ -47,11 +49,14 @@ type harness struct {
 	reg *prometheus.Registry
 	db  *sqldb.DB
 	svc *engine.Service
-	wfs *enginetest.Workflows
+	wfs *workflow.Registry
 }
 
-// newHarness starts an engine on a fresh database with worker (nil: the
-// person worker).
+type engineConfig = engine.Config
+
+// newHarness starts an engine on a fresh database, with the real
+// workflow registry (built-ins and "tiny") and worker (nil: people do
+// every step).
 func newHarness(t *testing.T, worker combine.Worker, mod ...func(*engineConfig)) *harness {
 	t.Helper()
 	db := testdb.Open(t)
@@ -59,12 +64,12 @@ func newHarness(t *testing.T, worker combine.Worker, mod ...func(*engineConfig))
 	if err := engine.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	wfs := enginetest.NewWorkflows(t)
+	wfs := enginetest.Registry(t)
 	reg := prometheus.NewRegistry()
 	cfg := engine.Config{
 		DB: db, Workflows: wfs, Worker: worker, InstanceID: "test", Registerer: reg,
 		Logger:       discardLogger(),
-		PollInterval: 20 * time.Millisecond, CancelPoll: 50 * time.Millisecond,
+		PollInterval: 20 * time.Millisecond, CancelPoll: 50 * time.Millisecond, RetryDelay: 20 * time.Millisecond,
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -91,11 +96,25 @@ func as(userID string, roles ...string) context.Context {
 	})
 }
 
-var admin = as("usr_admin", "admin")
+var (
+	admin = as("usr_admin", "admin")
+	op    = as("usr_op", "operator")
+	pm    = as("usr_pm", "operator", "pm")
+	ba    = as("usr_ba", "operator", "ba")
+)
 
 func (h *harness) start(project string) *combine.Execution {
 	h.t.Helper()
 	e, err := h.svc.StartExecution(admin, combine.StartExecution{WorkflowID: "tiny", ProjectID: project})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return e
+}
+
+func (h *harness) find(id string) *combine.Execution {
+	h.t.Helper()
+	e, err := h.svc.FindExecution(context.Background(), id)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -107,36 +126,99 @@ func (h *harness) wait(id string, want ...combine.ExecutionStatus) *combine.Exec
 	h.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		e, err := h.svc.FindExecution(context.Background(), id)
-		if err != nil {
-			h.t.Fatal(err)
-		}
+		e := h.find(id)
 		if slices.Contains(want, e.Status) {
 			return e
 		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("execution %s is %s (pending %+v, error %q), want %v", id, e.Status, e.Pending, e.Error, want)
+			h.t.Fatalf("execution %s is %s (pending %s, error %q), want %v", id, e.Status, describe(e.Pending), e.Error, want)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// waitStep waits for a waiting status at a given step path.
-func (h *harness) waitStep(id string, status combine.ExecutionStatus, path string) *combine.Execution {
+// item waits until the execution has an open work item at path of kind
+// and returns it with the execution.
+func (h *harness) item(id, path, kind string) (*combine.Execution, *combine.WorkItem) {
 	h.t.Helper()
-	e := h.wait(id, status, combine.StatusFailed, combine.StatusCompleted, combine.StatusCancelled)
-	if e.Status != status || e.Pending == nil || e.Pending.StepPath != path {
-		h.t.Fatalf("execution is %s at %+v (error %q), want %s at %s", e.Status, e.Pending, e.Error, status, path)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		e := h.find(id)
+		for _, it := range e.Pending {
+			if it.StepPath == path && it.Kind == kind {
+				return e, it
+			}
+		}
+		if e.Status.Terminal() || time.Now().After(deadline) {
+			h.t.Fatalf("execution %s is %s (error %q) with pending %s; want %s at %s", id, e.Status, e.Error, describe(e.Pending), kind, path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// paths waits until the pending work items are exactly want (in any
+// order) and returns them by path.
+func (h *harness) paths(id string, want ...string) map[string]*combine.WorkItem {
+	h.t.Helper()
+	slices.Sort(want)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		e := h.find(id)
+		got := map[string]*combine.WorkItem{}
+		var keys []string
+		for _, it := range e.Pending {
+			got[it.StepPath] = it
+			keys = append(keys, it.StepPath)
+		}
+		slices.Sort(keys)
+		if slices.Equal(keys, want) && len(e.Running) == 0 {
+			return got
+		}
+		if e.Status.Terminal() || time.Now().After(deadline) {
+			h.t.Fatalf("execution %s is %s (error %q) with pending %s; want %v", id, e.Status, e.Error, describe(e.Pending), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func describe(items []*combine.WorkItem) string {
+	var parts []string
+	for _, it := range items {
+		parts = append(parts, fmt.Sprintf("%s#%d(%s)", it.StepPath, it.Attempt, it.Kind))
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// submit delivers content for the open input item at path.
+func (h *harness) submit(ctx context.Context, id, path, content string) *combine.Execution {
+	h.t.Helper()
+	_, it := h.item(id, path, combine.WorkInput)
+	e, err := h.svc.SubmitDocument(ctx, id, combine.Submission{StepPath: path, Attempt: it.Attempt, Content: json.RawMessage(content)})
+	if err != nil {
+		h.t.Fatalf("submit %s: %v", path, err)
 	}
 	return e
 }
 
-func doc(title string, extra ...string) combine.Submission {
+// decide decides on the document the acceptance item at path waits on.
+func (h *harness) decide(ctx context.Context, id, path string, accepted bool, comment string) *combine.Execution {
+	h.t.Helper()
+	_, it := h.item(id, path, combine.WorkAcceptance)
+	e, err := h.svc.DecideAcceptance(ctx, id, combine.Decision{StepPath: path, Attempt: it.Attempt,
+		DocumentID: it.Document.DocumentID, Version: it.Document.Version, Accepted: accepted, Comment: comment})
+	if err != nil {
+		h.t.Fatalf("decide %s: %v", path, err)
+	}
+	return e
+}
+
+// doc is a tiny-workflow document with a title and extra members.
+func doc(title string, extra ...string) string {
 	body := fmt.Sprintf(`{"title": %q`, title)
 	for i := 0; i+1 < len(extra); i += 2 {
 		body += fmt.Sprintf(`, %q: %s`, extra[i], extra[i+1])
 	}
-	return combine.Submission{Content: json.RawMessage(body + "}")}
+	return body + "}"
 }
 
 func (h *harness) events(id string) []string {
@@ -155,13 +237,23 @@ func (h *harness) events(id string) []string {
 	return out
 }
 
-func wantCode(t *testing.T, err error, code string) {
+// count runs a COUNT(*) query.
+func (h *harness) count(query string, args ...any) int {
+	h.t.Helper()
+	var n int
+	if err := h.db.R.QueryRow(query, args...).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+func wantCode(t *testing.T, err error, code string) *combine.Error {
 	t.Helper()
 	if got := combine.ErrorCode(err); got != code {
 		t.Fatalf("error = %v (code %q), want code %q", err, got, code)
 	}
+	e, _ := err.(*combine.Error)
+	return e
 }
-
-type engineConfig = engine.Config
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -19,7 +19,7 @@ func (s *Service) ListSteps(ctx context.Context, executionID string) ([]*combine
 		return nil, err
 	}
 	rows, err := s.db.R.QueryContext(ctx, `SELECT id, ref, status, attempts, qa_failures, rejections, clarifications, error,
-		created_at, updated_at FROM step_runs WHERE execution_id = $1 ORDER BY created_at, id`, executionID)
+		created_at, updated_at FROM step_runs WHERE execution_id = $1 ORDER BY ord, created_at, id`, executionID)
 	if err != nil {
 		return nil, fmt.Errorf("list step runs: %w", err)
 	}
@@ -50,17 +50,17 @@ func (s *Service) ListSteps(ctx context.Context, executionID string) ([]*combine
 
 func (s *Service) attachAttempts(ctx context.Context, executionID string, runs map[string]*combine.StepRun) error {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT step_run_id, attempt, idempotency_key, worker, status, feedback, problems,
-		prompts, document_id, started_at, finished_at FROM step_attempts WHERE execution_id = $1 ORDER BY step_run_id, attempt`, executionID)
+		prompts, inputs, document_id, started_at, finished_at FROM step_attempts WHERE execution_id = $1 ORDER BY step_run_id, attempt`, executionID)
 	if err != nil {
 		return fmt.Errorf("list attempts: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var a combine.StepAttempt
-		var runID, fb, prompts string
+		var runID, fb, prompts, inputs string
 		var probs, doc sql.NullString
 		var finished time.Time
-		if err := rows.Scan(&runID, &a.Attempt, &a.IdempotencyKey, &a.Worker, &a.Status, &fb, &probs, &prompts, &doc,
+		if err := rows.Scan(&runID, &a.Attempt, &a.IdempotencyKey, &a.Worker, &a.Status, &fb, &probs, &prompts, &inputs, &doc,
 			sqldb.TimeDest{T: &a.StartedAt}, sqldb.TimeDest{T: &finished}); err != nil {
 			return fmt.Errorf("scan attempt: %w", err)
 		}
@@ -74,6 +74,9 @@ func (s *Service) attachAttempts(ctx context.Context, executionID string, runs m
 		}
 		if err := json.Unmarshal([]byte(prompts), &a.Prompts); err != nil {
 			return fmt.Errorf("decode prompts: %w", err)
+		}
+		if err := json.Unmarshal([]byte(inputs), &a.Inputs); err != nil {
+			return fmt.Errorf("decode inputs: %w", err)
 		}
 		a.DocumentID = doc.String
 		if !finished.IsZero() {

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"database/sql"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,30 +30,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.events, m.worker)
 	}
 	return m
-}
-
-// txEvents notes the event types appended in each open transaction, so
-// they are counted only once it commits.
-type txEvents struct {
-	mu    sync.Mutex
-	types map[*sql.Tx][]string
-}
-
-func (t *txEvents) note(tx *sql.Tx, typ string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.types == nil {
-		t.types = map[*sql.Tx][]string{}
-	}
-	t.types[tx] = append(t.types[tx], typ)
-}
-
-func (t *txEvents) take(tx *sql.Tx) []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := t.types[tx]
-	delete(t.types, tx)
-	return out
 }
 
 func (m *metrics) observeWorker(worker, outcome string, d time.Duration) {

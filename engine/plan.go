@@ -4,24 +4,27 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 
 	"github.com/thecombine/combine"
 )
 
-// instance is a production step at a concrete position: its definition,
-// where it sits in the iterations, and the scope ids along the way.
-type instance struct {
-	def    *combine.StepDef
-	ref    combine.StepRef
-	scopes map[string]string // scope type → scope id
-	// item is the iteration item the step is on (nil outside iterations).
-	item json.RawMessage
+// planError is a problem with the workflow or the documents that makes
+// the next step impossible to work out: the execution fails with it.
+type planError struct{ err error }
+
+func (p *planError) Error() string { return p.err.Error() }
+func (p *planError) Unwrap() error { return p.err }
+
+func planErrorf(format string, args ...any) error {
+	return &planError{fmt.Errorf(format, args...)}
 }
 
-// itemIDPattern is what an iteration item's id must look like: it becomes
-// part of a scope id and of step paths.
-var itemIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+// instance is a production step at a concrete position: its definition
+// and where it sits in the iterations.
+type instance struct {
+	def *combine.StepDef
+	ref combine.StepRef
+}
 
 // rootScope returns the workflow's root scope name.
 func rootScope(wf *combine.Workflow) string {
@@ -33,49 +36,66 @@ func rootScope(wf *combine.Workflow) string {
 	return "project"
 }
 
-// nextStep walks the workflow in order and returns the first production
-// step instance not yet completed, expanding iterations over the latest
-// accepted version of their source document. nil means every step is done.
-func nextStep(ctx context.Context, q querier, wf *combine.Workflow, e *execRow, done map[string]bool) (*instance, error) {
-	scopes := map[string]string{rootScope(wf): e.ProjectID}
-	return walk(ctx, q, wf, e, done, wf.Steps, "", scopes, nil, nil)
+// frontier walks the workflow and returns the production step instances
+// that may start now — in workflow order, each the first step of its
+// sequence not yet started while every earlier step of that sequence is
+// completed — and whether every step is completed. runs maps the step
+// paths started so far to their status. The items of an iteration are
+// independent sequences; the iteration is done when all of them are.
+// Iterations expand over the latest accepted version of their source
+// document produced in this execution.
+func frontier(ctx context.Context, q querier, wf *combine.Workflow, e *execRow, runs map[string]string) ([]*instance, bool, error) {
+	w := &walker{ctx: ctx, q: q, wf: wf, e: e, runs: runs}
+	done, err := w.seq(wf.Steps, "", map[string]string{rootScope(wf): e.ProjectID}, nil)
+	return w.start, done, err
 }
 
-func walk(ctx context.Context, q querier, wf *combine.Workflow, e *execRow, done map[string]bool,
-	steps []combine.StepDef, prefix string, scopes map[string]string, items []combine.IterationItem, item json.RawMessage) (*instance, error) {
+type walker struct {
+	ctx   context.Context
+	q     querier
+	wf    *combine.Workflow
+	e     *execRow
+	runs  map[string]string
+	start []*instance
+}
+
+// seq walks one sequence of steps and reports whether all are completed.
+func (w *walker) seq(steps []combine.StepDef, prefix string, scopes map[string]string, items []combine.IterationItem) (bool, error) {
 	for i := range steps {
 		s := &steps[i]
 		if !s.IsIteration() {
 			path := prefix + s.ID
-			if done[path] {
+			switch w.runs[path] {
+			case runCompleted:
 				continue
+			case "":
+				scopeType := w.wf.DocumentTypes[s.Produces].Scope
+				if scopeType == "" {
+					scopeType = s.Scope
+				}
+				scopeID, ok := scopes[scopeType]
+				if !ok {
+					return false, planErrorf("step %s: scope %q is not open at %q", s.ID, scopeType, path)
+				}
+				w.start = append(w.start, &instance{def: s, ref: combine.StepRef{
+					StepID: s.ID, Path: path, ScopeType: scopeType, ScopeID: scopeID, Items: items,
+				}})
 			}
-			dt := wf.DocumentTypes[s.Produces]
-			scopeType := dt.Scope
-			if scopeType == "" {
-				scopeType = s.Scope
-			}
-			scopeID, ok := scopes[scopeType]
-			if !ok {
-				return nil, planErrorf("step %s: scope %q is not open at %q", s.ID, scopeType, path)
-			}
-			return &instance{def: s, scopes: scopes, item: item, ref: combine.StepRef{
-				StepID: s.ID, Path: path, ScopeType: scopeType, ScopeID: scopeID, Items: items,
-			}}, nil
+			return false, nil
 		}
-		collection, err := iterationItems(ctx, q, wf, e, s, scopes)
+		_, collection, err := iterationSource(w.ctx, w.q, w.wf, w.e, s, scopes)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		et := wf.EntityTypes[s.Iterate.EntityType]
-		itemScope := et.CreatesScope
+		itemScope := w.wf.EntityTypes[s.Iterate.EntityType].CreatesScope
 		if itemScope == "" {
 			itemScope = s.Scope
 		}
+		all := true
 		for _, raw := range collection {
-			id, err := itemID(raw)
+			id, err := combine.ItemID(raw, s.Iterate.EntityType)
 			if err != nil {
-				return nil, planErrorf("step %s: %w", s.ID, err)
+				return false, planErrorf("step %s: %w", s.ID, err)
 			}
 			scopeID := itemScope + ":" + id
 			if len(items) > 0 {
@@ -89,94 +109,69 @@ func walk(ctx context.Context, q querier, wf *combine.Workflow, e *execRow, done
 			chain := append(items[:len(items):len(items)], combine.IterationItem{
 				StepID: s.ID, EntityType: s.Iterate.EntityType, ItemID: id, ScopeType: itemScope, ScopeID: scopeID,
 			})
-			next, err := walk(ctx, q, wf, e, done, s.Steps, prefix+s.ID+"["+id+"]/", inner, chain, raw)
-			if err != nil || next != nil {
-				return next, err
+			done, err := w.seq(s.Steps, prefix+s.ID+"["+id+"]/", inner, chain)
+			if err != nil {
+				return false, err
 			}
+			all = all && done
+		}
+		if !all {
+			return false, nil
 		}
 	}
-	return nil, nil
+	return true, nil
 }
 
-// iterationItems reads the collection an iteration step expands over.
-func iterationItems(ctx context.Context, q querier, wf *combine.Workflow, e *execRow, s *combine.StepDef, scopes map[string]string) ([]json.RawMessage, error) {
+// iterationSource reads the document an iteration step expands over (the
+// execution's latest accepted version in the enclosing scope) and its
+// collection.
+func iterationSource(ctx context.Context, q querier, wf *combine.Workflow, e *execRow, s *combine.StepDef, scopes map[string]string) (*combine.Document, []json.RawMessage, error) {
 	dt, ok := wf.DocumentTypes[s.Iterate.DocType]
 	if !ok {
-		return nil, planErrorf("step %s iterates over unknown document type %q", s.ID, s.Iterate.DocType)
+		return nil, nil, planErrorf("step %s iterates over unknown document type %q", s.ID, s.Iterate.DocType)
 	}
 	scopeID, ok := scopes[dt.Scope]
 	if !ok {
-		return nil, planErrorf("step %s: scope %q of %s is not open", s.ID, dt.Scope, s.Iterate.DocType)
+		return nil, nil, planErrorf("step %s: scope %q of %s is not open", s.ID, dt.Scope, s.Iterate.DocType)
 	}
-	doc, err := latestAccepted(ctx, q, e.ProjectID, s.Iterate.DocType, dt.Scope, scopeID)
+	doc, err := latestAccepted(ctx, q, e.ID, s.Iterate.DocType, dt.Scope, scopeID)
 	if combine.ErrorCode(err) == combine.ENOTFOUND {
-		return nil, planErrorf("step %s: %s", s.ID, combine.ErrorMessage(err))
+		return nil, nil, planErrorf("step %s: %s", s.ID, combine.ErrorMessage(err))
 	} else if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	items, err := collectionOf(doc.Content, s.Iterate.CollectionField)
+	items, err := combine.CollectionItems(doc.Content, s.Iterate.CollectionField)
 	if err != nil {
-		return nil, planErrorf("step %s: %w", s.ID, err)
+		return nil, nil, planErrorf("step %s: %w", s.ID, err)
 	}
-	return items, nil
+	return doc, items, nil
 }
 
-// collectionOf returns the array in field of a document's content.
-func collectionOf(content json.RawMessage, field string) ([]json.RawMessage, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(content, &obj); err != nil {
-		return nil, fmt.Errorf("document is not a JSON object: %w", err)
+// scopesOf rebuilds the open scopes of a step instance from its ref.
+func scopesOf(wf *combine.Workflow, e *execRow, ref combine.StepRef) map[string]string {
+	scopes := map[string]string{rootScope(wf): e.ProjectID}
+	for _, it := range ref.Items {
+		scopes[it.ScopeType] = it.ScopeID
 	}
-	raw, ok := obj[field]
-	if !ok {
-		return nil, nil
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, fmt.Errorf("field %q is not an array", field)
-	}
-	return items, nil
+	return scopes
 }
 
-func itemID(raw json.RawMessage) (string, error) {
-	var v struct {
-		ID *string `json:"id"`
+// itemAt returns the iteration item at level of ref (0 is the outermost)
+// and the document version it is read from.
+func itemAt(ctx context.Context, q querier, wf *combine.Workflow, e *execRow, ref combine.StepRef, level int) (*combine.Document, json.RawMessage, error) {
+	it := ref.Items[level]
+	step, _ := wf.FindStep(it.StepID)
+	if step == nil || !step.IsIteration() {
+		return nil, nil, planErrorf("iteration step %q is not in workflow %s", it.StepID, wf.ID)
 	}
-	if err := json.Unmarshal(raw, &v); err != nil || v.ID == nil {
-		return "", fmt.Errorf("collection item has no string \"id\"")
-	}
-	if !itemIDPattern.MatchString(*v.ID) {
-		return "", fmt.Errorf("collection item id %q must match %s", *v.ID, itemIDPattern)
-	}
-	return *v.ID, nil
-}
-
-// collectionProblems checks what the iteration needs from a document
-// whose type owns a collection: every item has a well-formed, unique id.
-func collectionProblems(content json.RawMessage, field string) []string {
-	if field == "" {
-		return nil
-	}
-	items, err := collectionOf(content, field)
+	doc, items, err := iterationSource(ctx, q, wf, e, step, scopesOf(wf, e, combine.StepRef{Items: ref.Items[:level]}))
 	if err != nil {
-		return []string{fmt.Sprintf("$.%s: %v", field, err)}
+		return nil, nil, err
 	}
-	var probs []string
-	seen := map[string]bool{}
-	for i, raw := range items {
-		id, err := itemID(raw)
-		if err != nil {
-			probs = append(probs, fmt.Sprintf("$.%s[%d]: %v", field, i, err))
-			continue
+	for _, raw := range items {
+		if id, err := combine.ItemID(raw, it.EntityType); err == nil && id == it.ItemID {
+			return doc, raw, nil
 		}
-		if seen[id] {
-			probs = append(probs, fmt.Sprintf("$.%s[%d]: duplicate id %q", field, i, id))
-		}
-		seen[id] = true
 	}
-	return probs
-}
-
-func planErrorf(format string, args ...any) error {
-	return &planError{fmt.Errorf(format, args...)}
+	return nil, nil, planErrorf("item %q is no longer in the %s collection", it.ItemID, step.Iterate.DocType)
 }

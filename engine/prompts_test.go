@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/thecombine/combine"
-	"github.com/thecombine/combine/workflow"
 )
 
 // TestAttemptsRecordPrompts runs the built-in workflow's first steps with
@@ -18,10 +17,6 @@ import (
 // the texts those hashes pin.
 func TestAttemptsRecordPrompts(t *testing.T) {
 	t.Parallel()
-	reg, err := workflow.Load(workflow.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	w := &funcWorker{fn: func(ctx context.Context, task *combine.Task) (*combine.WorkResult, error) {
 		b, err := os.ReadFile(filepath.Join("..", "workflow", "testdata", "documents", task.DocumentType+".json"))
 		if err != nil {
@@ -29,7 +24,7 @@ func TestAttemptsRecordPrompts(t *testing.T) {
 		}
 		return &combine.WorkResult{Document: &combine.Submission{Content: b}}, nil
 	}}
-	h := newHarness(t, w, func(c *engineConfig) { c.Workflows = reg })
+	h := newHarness(t, w)
 	e, err := h.svc.StartExecution(admin, combine.StartExecution{WorkflowID: "software_product_development", ProjectID: "p1"})
 	if err != nil {
 		t.Fatal(err)

@@ -42,11 +42,8 @@ func TestRestartRecoversOrphanedJobs(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
 	h.svc = svc
-	e := h.waitStep(id, combine.StatusWaitingInput, "discovery")
-	if _, err := svc.SubmitDocument(admin, e.ID, doc("Discovery")); err != nil {
-		t.Fatal(err)
-	}
-	h.waitStep(id, combine.StatusWaitingInput, "backlog")
+	h.submit(admin, id, "discovery", doc("Discovery"))
+	h.item(id, "backlog", combine.WorkInput)
 	if evs := h.events(id); evs[0] != combine.EventExecutionStarted || len(evs) != 7 {
 		t.Fatalf("events = %v", evs)
 	}

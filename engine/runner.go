@@ -137,17 +137,21 @@ func Migrate(ctx context.Context, db *sqldb.DB) error {
 }
 
 // enqueue inserts a job in tx: it exists if and only if tx commits.
-func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, args river.JobArgs) error {
-	if _, err := s.river.InsertTx(ctx, tx, args, nil); err != nil {
+func (s *Service) enqueue(ctx context.Context, tx *Tx, args river.JobArgs) error {
+	if _, err := s.river.InsertTx(ctx, tx.Tx, args, nil); err != nil {
 		return fmt.Errorf("enqueue %s: %w", args.Kind(), err)
 	}
 	return nil
 }
 
-// Start recovers the jobs this instance was running when it died, then
+// Start rebuilds the work-item view of executions written by an older
+// engine, recovers the jobs this instance was running when it died, then
 // starts working the queue.
 func (s *Service) Start(ctx context.Context) error {
-	if err := s.recoverOrphans(ctx); err != nil {
+	if err := s.rebuildViews(ctx); err != nil {
+		return err
+	}
+	if _, err := s.jobs.recoverOrphans(ctx, s.cfg.InstanceID); err != nil {
 		return err
 	}
 	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
@@ -180,7 +184,7 @@ func (s *Service) rescueLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := s.rescueStuck(ctx)
+			n, err := s.jobs.rescueStuck(ctx, s.cfg.RescueAfter)
 			if err != nil && ctx.Err() == nil {
 				s.setErr(err)
 				s.logger.Warn("rescuing stuck jobs", "error", err)
@@ -189,34 +193,6 @@ func (s *Service) rescueLoop(ctx context.Context) {
 			}
 		}
 	}
-}
-
-func (s *Service) rescueStuck(ctx context.Context) (int64, error) {
-	res, err := s.db.W.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
-		WHERE queue = $1 AND state = 'running' AND attempted_at < now() - make_interval(secs => $2)`,
-		queueName, s.cfg.RescueAfter.Seconds())
-	if err != nil {
-		return 0, fmt.Errorf("rescue stuck jobs: %w", err)
-	}
-	return res.RowsAffected()
-}
-
-// recoverOrphans makes the jobs left running by a killed process of this
-// instance available again at once, instead of after the rescue window.
-// On SQLite only one process serves the file, so every running job is an
-// orphan; on PostgreSQL only jobs last attempted under this instance id.
-func (s *Service) recoverOrphans(ctx context.Context) error {
-	var err error
-	if s.db.Dialect == sqldb.SQLite {
-		_, err = s.db.W.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
-	} else if s.cfg.InstanceID != "" {
-		_, err = s.db.W.ExecContext(ctx, `UPDATE river_job SET state = 'available'
-			WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1`, s.cfg.InstanceID)
-	}
-	if err != nil {
-		return fmt.Errorf("recover orphaned jobs: %w", err)
-	}
-	return nil
 }
 
 // Stop stops taking jobs and waits for the running ones; when ctx ends
@@ -257,13 +233,9 @@ func (s *Service) Health(ctx context.Context) (map[string]any, error) {
 	s.mu.Lock()
 	started, lastErr := s.started, s.lastErr
 	s.mu.Unlock()
-	var queued, running int
-	err := s.db.R.QueryRowContext(ctx, `SELECT
-		COALESCE(SUM(CASE WHEN state IN ('available', 'scheduled', 'retryable', 'pending') THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0)
-		FROM river_job WHERE queue = $1`, queueName).Scan(&queued, &running)
+	queued, running, err := s.jobs.depth(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("runner queue depth: %w", err)
+		return nil, err
 	}
 	d := map[string]any{"running": started, "queue_depth": queued, "jobs_running": running, "instance_id": s.cfg.InstanceID}
 	if lastErr != nil {

@@ -6,6 +6,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -13,9 +14,9 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
@@ -28,8 +29,11 @@ import (
 type Config struct {
 	DB        *sqldb.DB
 	Workflows combine.WorkflowService
-	// Worker does the steps; PersonWorker when nil.
+	// Worker does the steps; when nil (or PersonWorker) every step waits
+	// for a person's submission.
 	Worker combine.Worker
+	// Audit records retries and refused decisions (none when nil).
+	Audit  combine.AuditService
 	Logger *slog.Logger
 	Now    func() time.Time
 
@@ -37,6 +41,9 @@ type Config struct {
 	InstanceID string
 	// Concurrency is how many step jobs this instance works at once (10).
 	Concurrency int
+	// IterationConcurrency is how many work items one execution may have
+	// open at once (4): the items of an iteration run side by side up to it.
+	IterationConcurrency int
 	// StepTimeout bounds one worker call (20s).
 	StepTimeout time.Duration
 	// RescueAfter is how long a job may stay running before another
@@ -81,9 +88,8 @@ type Service struct {
 	logger *slog.Logger
 	now    func() time.Time
 	river  *river.Client[*sql.Tx]
+	jobs   riverJobs
 	met    *metrics
-	// txEvents holds the event types of open transactions for metrics.
-	txEvents txEvents
 
 	mu       sync.Mutex
 	inflight map[string]map[*context.CancelFunc]struct{}
@@ -116,6 +122,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Concurrency = defaultInt(cfg.Concurrency, 10)
+	cfg.IterationConcurrency = defaultInt(cfg.IterationConcurrency, 4)
 	cfg.MaxQAAttempts = defaultInt(cfg.MaxQAAttempts, 3)
 	cfg.MaxRejections = defaultInt(cfg.MaxRejections, 3)
 	cfg.MaxClarifications = defaultInt(cfg.MaxClarifications, 3)
@@ -130,6 +137,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		cfg: cfg, db: cfg.DB, wfs: cfg.Workflows, worker: cfg.Worker, logger: cfg.Logger, now: cfg.Now,
 		inflight: map[string]map[*context.CancelFunc]struct{}{}, met: newMetrics(cfg.Registerer),
+		jobs: riverJobs{db: cfg.DB, queue: queueName},
 	}
 	if err := s.buildRunner(); err != nil {
 		return nil, err
@@ -151,31 +159,12 @@ func defaultDur(v, d time.Duration) time.Duration {
 	return v
 }
 
-// withTx runs fn in one transaction that changes executionID, and wakes
-// its event streams after commit.
-func (s *Service) withTx(ctx context.Context, executionID string, fn func(tx *sql.Tx) error) error {
-	var types []string
-	err := s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		err := fn(tx)
-		types = s.txEvents.take(tx)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	for _, t := range types {
-		s.met.events.WithLabelValues(t).Inc()
-	}
-	if s.cfg.OnEvent != nil {
-		s.cfg.OnEvent(executionID)
-	}
-	return nil
-}
-
 // projectIDPattern is what a caller-chosen project id must look like.
 var projectIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
 
-// StartExecution implements combine.ExecutionService.
+// StartExecution implements combine.ExecutionService. Documents seeded
+// in the inputs are checked against their type's schema and stored with
+// the execution, in the same transaction.
 func (s *Service) StartExecution(ctx context.Context, req combine.StartExecution) (*combine.Execution, error) {
 	caller := combine.AuthFromContext(ctx)
 	if caller == nil {
@@ -190,31 +179,43 @@ func (s *Service) StartExecution(ctx context.Context, req combine.StartExecution
 	} else if !projectIDPattern.MatchString(req.ProjectID) {
 		return nil, combine.Errorf(combine.EINVALID, "project_id must be 1-100 letters, digits, '_', '.' or '-'")
 	}
-	inputs := strings.TrimSpace(string(req.Inputs))
-	if inputs == "" || inputs == "null" {
-		inputs = "{}"
+	inputs := bytes.TrimSpace(req.Inputs)
+	if len(inputs) == 0 || string(inputs) == "null" {
+		inputs = []byte("{}")
 	}
-	var obj map[string]any
-	if err := json.Unmarshal([]byte(inputs), &obj); err != nil {
+	if !utf8.Valid(inputs) || bytes.IndexByte(inputs, 0) >= 0 {
+		return nil, combine.Errorf(combine.EINVALID, "inputs must be valid UTF-8 text without NUL bytes")
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(inputs, &obj); err != nil || obj == nil {
 		return nil, combine.Errorf(combine.EINVALID, "inputs must be a JSON object")
 	}
-	now := s.now()
 	e := &execRow{Execution: combine.Execution{
 		ID: newID("exe"), WorkflowID: wf.ID, WorkflowRevision: wf.Revision, ProjectID: req.ProjectID,
 		Inputs: json.RawMessage(inputs), Status: combine.StatusPending, CreatedBy: caller.UserID,
-		CreatedAt: now, UpdatedAt: now,
 	}}
-	err = s.withTx(ctx, e.ID, func(tx *sql.Tx) error {
+	seeds, err := s.seeds(ctx, wf, e, obj[seedKey])
+	if err != nil {
+		return nil, err
+	}
+	err = s.withTx(ctx, func(tx *Tx) error {
+		e.CreatedAt, e.UpdatedAt = tx.Now, tx.Now
 		if _, err := tx.ExecContext(ctx, `INSERT INTO executions (id, workflow_id, workflow_revision, project_id, inputs, status,
-			created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
-			e.ID, e.WorkflowID, e.WorkflowRevision, e.ProjectID, inputs, string(e.Status), e.CreatedBy, sqldb.Time(now)); err != nil {
+			pending, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, '[]', $7, $8, $8)`,
+			e.ID, e.WorkflowID, e.WorkflowRevision, e.ProjectID, string(inputs), string(e.Status), e.CreatedBy, tx.now()); err != nil {
 			return fmt.Errorf("insert execution: %w", err)
+		}
+		for _, d := range seeds {
+			if err := s.insertDocument(ctx, tx, d, 0); err != nil {
+				return err
+			}
 		}
 		return s.enqueue(ctx, tx, advanceArgs{ExecutionID: e.ID})
 	})
 	if err != nil {
 		return nil, err
 	}
+	e.setItems(nil)
 	return &e.Execution, nil
 }
 
@@ -224,52 +225,25 @@ func (s *Service) FindExecution(ctx context.Context, id string) (*combine.Execut
 	if err != nil {
 		return nil, err
 	}
-	return &e.Execution, nil
+	return s.withSchemas(ctx, e), nil
 }
 
 // ListExecutions implements combine.ExecutionService: newest first.
 func (s *Service) ListExecutions(ctx context.Context, f combine.ExecutionFilter) ([]*combine.Execution, int, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
+	if f.Status != "" && !f.Status.Valid() {
+		return nil, 0, combine.Errorf(combine.EINVALID, "unknown status %q", f.Status)
 	}
-	if f.WorkflowID != "" {
-		add("workflow_id = $%d", f.WorkflowID)
-	}
-	if f.Status != "" {
-		if !f.Status.Valid() {
-			return nil, 0, combine.Errorf(combine.EINVALID, "unknown status %q", f.Status)
-		}
-		add("status = $%d", string(f.Status))
-	}
-	if f.ProjectID != "" {
-		add("project_id = $%d", f.ProjectID)
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int
-	if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM executions`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count executions: %w", err)
-	}
-	limit, offset := pageOf(f.Limit, f.Offset)
-	args = append(args, limit, offset)
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+executionColumns+` FROM executions`+cond+
-		fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list executions: %w", err)
-	}
-	defer rows.Close()
+	q := (&listQuery{table: "executions"}).eq("workflow_id", f.WorkflowID).eq("status", string(f.Status)).eq("project_id", f.ProjectID)
 	out := []*combine.Execution{}
-	for rows.Next() {
+	total, err := q.page(ctx, s.db.R, executionColumns, "created_at DESC, id DESC", f.Limit, f.Offset, func(rows *sql.Rows) error {
 		e, err := scanExecution(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("scan execution: %w", err)
+		if err == nil {
+			out = append(out, &e.Execution)
 		}
-		out = append(out, &e.Execution)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }

@@ -49,42 +49,53 @@ func jsonText(v any) (any, error) {
 }
 
 const executionColumns = `id, workflow_id, workflow_revision, project_id, inputs, status,
-	current_step, pending, error, created_by, created_at, updated_at, started_at, finished_at, last_seq`
+	pending, error, failed_step, retries, created_by, created_at, updated_at, started_at, finished_at, last_seq`
 
-// execRow is an execution with the bookkeeping the engine needs.
+// execRow is an execution with the bookkeeping the engine needs. items
+// are the open work items (pending and running), as stored.
 type execRow struct {
 	combine.Execution
 	LastSeq int64
+	items   []*combine.WorkItem
+}
+
+// setItems sets the open work items and splits them into Pending and
+// Running.
+func (e *execRow) setItems(items []*combine.WorkItem) {
+	e.items = items
+	e.Pending, e.Running = []*combine.WorkItem{}, []*combine.WorkItem{}
+	for _, it := range items {
+		if it.Kind == combine.WorkRunning {
+			e.Running = append(e.Running, it)
+		} else {
+			e.Pending = append(e.Pending, it)
+		}
+	}
 }
 
 func scanExecution(sc interface{ Scan(...any) error }) (*execRow, error) {
 	var (
 		e                 execRow
 		inputs            string
-		current, pending  sql.NullString
+		pending           sql.NullString
 		started, finished time.Time
 		status            string
 	)
 	err := sc.Scan(&e.ID, &e.WorkflowID, &e.WorkflowRevision, &e.ProjectID, &inputs, &status,
-		&current, &pending, &e.Error, &e.CreatedBy, sqldb.TimeDest{T: &e.CreatedAt}, sqldb.TimeDest{T: &e.UpdatedAt},
+		&pending, &e.Error, &e.FailedStepPath, &e.Retries, &e.CreatedBy, sqldb.TimeDest{T: &e.CreatedAt}, sqldb.TimeDest{T: &e.UpdatedAt},
 		sqldb.TimeDest{T: &started}, sqldb.TimeDest{T: &finished}, &e.LastSeq)
 	if err != nil {
 		return nil, err
 	}
 	e.Status = combine.ExecutionStatus(status)
 	e.Inputs = json.RawMessage(inputs)
-	if current.Valid {
-		e.CurrentStep = &combine.StepRef{}
-		if err := json.Unmarshal([]byte(current.String), e.CurrentStep); err != nil {
-			return nil, fmt.Errorf("decode current step: %w", err)
+	var items []*combine.WorkItem
+	if pending.Valid { // NULL until rebuilt for a row of the first engine
+		if err := json.Unmarshal([]byte(pending.String), &items); err != nil {
+			return nil, fmt.Errorf("decode work items: %w", err)
 		}
 	}
-	if pending.Valid {
-		e.Pending = &combine.Pending{}
-		if err := json.Unmarshal([]byte(pending.String), e.Pending); err != nil {
-			return nil, fmt.Errorf("decode pending: %w", err)
-		}
-	}
+	e.setItems(items)
 	if !started.IsZero() {
 		e.StartedAt = &started
 	}
@@ -107,10 +118,10 @@ func findExecution(ctx context.Context, q querier, id string) (*execRow, error) 
 
 // lockExecution loads an execution inside a transition's transaction and,
 // on PostgreSQL, locks its row until commit, so that concurrent
-// transitions of one execution (an answer and a cancel, two instances)
-// apply one after the other and the event log stays gap-free. SQLite's
-// single writer already serializes them.
-func (s *Service) lockExecution(ctx context.Context, tx *sql.Tx, id string) (*execRow, error) {
+// transitions of one execution (two work items finishing at once, an
+// answer and a cancel, two instances) apply one after the other and the
+// event log stays gap-free. SQLite's single writer already serializes them.
+func (s *Service) lockExecution(ctx context.Context, tx *Tx, id string) (*execRow, error) {
 	if s.db.Dialect != sqldb.Postgres {
 		return findExecution(ctx, tx, id)
 	}
@@ -124,12 +135,12 @@ func (s *Service) lockExecution(ctx context.Context, tx *sql.Tx, id string) (*ex
 }
 
 // saveExecution writes the mutable state of e.
-func saveExecution(ctx context.Context, tx *sql.Tx, e *execRow) error {
-	cur, err := jsonText(e.CurrentStep)
-	if err != nil {
-		return err
+func saveExecution(ctx context.Context, tx *Tx, e *execRow) error {
+	items := e.items
+	if items == nil {
+		items = []*combine.WorkItem{}
 	}
-	pend, err := jsonText(e.Pending)
+	pend, err := jsonText(items)
 	if err != nil {
 		return err
 	}
@@ -140,19 +151,21 @@ func saveExecution(ctx context.Context, tx *sql.Tx, e *execRow) error {
 	if e.FinishedAt != nil {
 		finished = *e.FinishedAt
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE executions SET status = $2, current_step = $3, pending = $4, error = $5,
-		updated_at = $6, started_at = $7, finished_at = $8, last_seq = $9 WHERE id = $1`,
-		e.ID, string(e.Status), cur, pend, e.Error, sqldb.Time(e.UpdatedAt), sqldb.Time(started), sqldb.Time(finished), e.LastSeq)
+	e.UpdatedAt = tx.Now
+	_, err = tx.ExecContext(ctx, `UPDATE executions SET status = $2, pending = $3, error = $4, failed_step = $5, retries = $6,
+		updated_at = $7, started_at = $8, finished_at = $9, last_seq = $10 WHERE id = $1`,
+		e.ID, string(e.Status), pend, e.Error, e.FailedStepPath, e.Retries, tx.now(),
+		sqldb.Time(started), sqldb.Time(finished), e.LastSeq)
 	if err != nil {
 		return fmt.Errorf("save execution: %w", err)
 	}
 	return nil
 }
 
-// appendEvent adds the next event to e's log inside tx and wakes the
-// streams that follow it (on commit). e.LastSeq is advanced; the caller
-// saves e in the same transaction.
-func (s *Service) appendEvent(ctx context.Context, tx *sql.Tx, e *execRow, typ string, data any) error {
+// appendEvent adds the next event to e's log inside tx; the streams that
+// follow it wake once tx commits. e.LastSeq is advanced; the caller saves
+// e in the same transaction.
+func (s *Service) appendEvent(ctx context.Context, tx *Tx, e *execRow, typ string, data any) error {
 	if data == nil {
 		data = map[string]any{}
 	}
@@ -162,11 +175,11 @@ func (s *Service) appendEvent(ctx context.Context, tx *sql.Tx, e *execRow, typ s
 	}
 	e.LastSeq++
 	if _, err := tx.ExecContext(ctx, `INSERT INTO execution_events (execution_id, seq, type, data, created_at)
-		VALUES ($1, $2, $3, $4, $5)`, e.ID, e.LastSeq, typ, string(b), sqldb.Time(s.now())); err != nil {
+		VALUES ($1, $2, $3, $4, $5)`, e.ID, e.LastSeq, typ, string(b), tx.now()); err != nil {
 		return fmt.Errorf("append event %s: %w", typ, err)
 	}
-	s.txEvents.note(tx, typ)
-	return events.Notify(ctx, tx, s.db.Dialect, e.ID)
+	tx.appended(e.ID, typ)
+	return events.Notify(ctx, tx.Tx, s.db.Dialect, e.ID)
 }
 
 // ListEvents implements combine.EventService.

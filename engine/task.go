@@ -5,46 +5,72 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/thecombine/combine"
 )
 
-// scopesOf rebuilds the open scopes of a step instance from its ref.
-func scopesOf(wf *combine.Workflow, e *execRow, ref combine.StepRef) map[string]string {
-	scopes := map[string]string{rootScope(wf): e.ProjectID}
-	for _, it := range ref.Items {
-		scopes[it.ScopeType] = it.ScopeID
-	}
-	return scopes
-}
-
-// contextItem returns the iteration item a step instance is on, read from
-// the latest accepted version of the iteration's source document.
-func contextItem(ctx context.Context, q querier, wf *combine.Workflow, e *execRow, ref combine.StepRef) (json.RawMessage, error) {
-	if len(ref.Items) == 0 {
-		return nil, nil
-	}
-	last := ref.Items[len(ref.Items)-1]
-	it, _ := wf.FindStep(last.StepID)
-	if it == nil || !it.IsIteration() {
-		return nil, planErrorf("iteration step %q is not in workflow %s", last.StepID, wf.ID)
-	}
-	outer := combine.StepRef{Items: ref.Items[:len(ref.Items)-1]}
-	items, err := iterationItems(ctx, q, wf, e, it, scopesOf(wf, e, outer))
-	if err != nil {
-		return nil, err
-	}
-	for _, raw := range items {
-		if id, err := itemID(raw); err == nil && id == last.ItemID {
-			return raw, nil
+// resolveInputs works out exactly which document versions (and items) a
+// new attempt of a step instance reads: for each input, the latest
+// accepted version produced in this execution in the input's scope; for
+// an entity input, the item of the enclosing iteration with that entity
+// type (the step's own context item or an ancestor's, such as the epic
+// from a story step), taken from the version the iteration expanded.
+// A missing required input is a planError.
+func resolveInputs(ctx context.Context, q querier, wf *combine.Workflow, e *execRow, def *combine.StepDef, ref combine.StepRef) ([]combine.InputRead, error) {
+	scopes := scopesOf(wf, e, ref)
+	out := []combine.InputRead{}
+	for _, in := range def.Inputs {
+		if in.EntityType != "" {
+			level := -1
+			for i, it := range ref.Items {
+				if it.EntityType == in.EntityType {
+					level = i
+				}
+			}
+			if level < 0 {
+				if in.IsRequired() {
+					return nil, planErrorf("input %s: no enclosing iteration over %s at %s", in.EntityType, in.EntityType, ref.Path)
+				}
+				continue
+			}
+			doc, _, err := itemAt(ctx, q, wf, e, ref, level)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, combine.InputRead{
+				DocumentID: doc.ID, DocumentType: doc.DocumentType, ScopeType: doc.ScopeType, ScopeID: doc.ScopeID,
+				Version: doc.Version, EntityType: in.EntityType, ItemID: ref.Items[level].ItemID,
+			})
+			continue
 		}
+		scopeType := in.Scope
+		if scopeType == "" {
+			scopeType = wf.DocumentTypes[in.DocType].Scope
+		}
+		scopeID, ok := scopes[scopeType]
+		if !ok {
+			return nil, planErrorf("input %s: scope %q is not open at %s", in.DocType, scopeType, ref.Path)
+		}
+		d, err := latestAccepted(ctx, q, e.ID, in.DocType, scopeType, scopeID)
+		if combine.ErrorCode(err) == combine.ENOTFOUND {
+			if in.IsRequired() {
+				return nil, planErrorf("required input: %s", combine.ErrorMessage(err))
+			}
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, combine.InputRead{
+			DocumentID: d.ID, DocumentType: d.DocumentType, ScopeType: d.ScopeType, ScopeID: d.ScopeID, Version: d.Version,
+		})
 	}
-	return nil, planErrorf("item %q is no longer in the %s collection", last.ItemID, it.Iterate.DocType)
+	return out, nil
 }
 
 // buildTask assembles what the worker gets for an attempt: the step's
-// definition, its inputs (latest accepted versions), the context item
-// and the feedback of earlier attempts.
+// definition, the inputs the attempt recorded (documents and items),
+// the context item and the feedback of earlier attempts.
 func (s *Service) buildTask(ctx context.Context, q querier, wf *combine.Workflow, e *execRow, run *stepRun, a *attempt) (*combine.Task, error) {
 	def, _ := wf.FindStep(run.Ref.StepID)
 	if def == nil || def.IsIteration() {
@@ -54,53 +80,80 @@ func (s *Service) buildTask(ctx context.Context, q querier, wf *combine.Workflow
 	if err != nil {
 		return nil, fmt.Errorf("schema of %s: %w", def.Produces, err)
 	}
-	item, err := contextItem(ctx, q, wf, e, run.Ref)
-	if err != nil {
-		return nil, err
-	}
 	prompts, err := s.wfs.StepPrompts(ctx, wf.ID, def.ID)
 	if err != nil {
 		return nil, fmt.Errorf("prompts of step %s: %w", def.ID, err)
 	}
+	ref := run.Ref
+	ref.Attempt = a.Number
 	t := &combine.Task{
 		ExecutionID: e.ID, WorkflowID: wf.ID, WorkflowRevision: wf.Revision, ProjectID: e.ProjectID,
-		ExecutionInputs: e.Inputs, Step: run.Ref, Role: def.Role, TaskPrompt: def.TaskPrompt,
-		DocumentType: def.Produces, Schema: schema, ContextItem: item, Inputs: []combine.TaskInput{},
+		ExecutionInputs: workerInputs(e.Inputs), Step: ref, Role: def.Role, TaskPrompt: def.TaskPrompt,
+		DocumentType: def.Produces, Schema: schema, Inputs: []combine.TaskInput{},
 		Questions: a.Feedback.Questions, Answers: a.Feedback.Answers, Problems: a.Feedback.Problems,
-		ReviewerComment: a.Feedback.ReviewerComment, IdempotencyKey: a.Key, Prompts: *prompts,
+		ReviewerComment: a.Feedback.ReviewerComment, RetryComment: a.Feedback.RetryComment,
+		IdempotencyKey: a.Key, Prompts: *prompts,
 	}
-	scopes := scopesOf(wf, e, run.Ref)
-	for _, in := range def.Inputs {
-		if in.DocType == "" {
-			continue // entity inputs arrive as the context item
-		}
-		scopeType := in.Scope
-		if scopeType == "" {
-			scopeType = wf.DocumentTypes[in.DocType].Scope
-		}
-		scopeID, ok := scopes[scopeType]
-		if !ok {
-			return nil, planErrorf("input %s: scope %q is not open at %s", in.DocType, scopeType, run.Ref.Path)
-		}
-		d, err := latestAccepted(ctx, q, e.ProjectID, in.DocType, scopeType, scopeID)
-		if combine.ErrorCode(err) == combine.ENOTFOUND {
-			if in.IsRequired() {
-				return nil, planErrorf("required input: %s", combine.ErrorMessage(err))
-			}
-			continue
-		} else if err != nil {
+	if n := len(ref.Items); n > 0 {
+		if _, t.ContextItem, err = itemAt(ctx, q, wf, e, ref, n-1); err != nil {
 			return nil, err
 		}
-		t.Inputs = append(t.Inputs, combine.TaskInput{
+	}
+	for _, in := range a.Inputs {
+		d, err := findDocument(ctx, q, in.DocumentID)
+		if err != nil {
+			return nil, err
+		}
+		ti := combine.TaskInput{
 			DocumentType: d.DocumentType, ScopeType: d.ScopeType, ScopeID: d.ScopeID, DocumentID: d.ID,
 			Version: d.Version, Title: d.Title, Content: d.Content,
-		})
+		}
+		if in.EntityType != "" {
+			ti.EntityType, ti.ItemID = in.EntityType, in.ItemID
+			if ti.Content, err = itemOf(d, wf, in.EntityType, in.ItemID); err != nil {
+				return nil, err
+			}
+		}
+		t.Inputs = append(t.Inputs, ti)
 	}
 	return t, nil
 }
 
+// itemOf returns the item with id of the collection of entityType in d.
+func itemOf(d *combine.Document, wf *combine.Workflow, entityType, id string) (json.RawMessage, error) {
+	items, err := combine.CollectionItems(d.Content, wf.DocumentTypes[d.DocumentType].CollectionField)
+	if err != nil {
+		return nil, planErrorf("%s %s: %w", d.DocumentType, d.ID, err)
+	}
+	for _, raw := range items {
+		if got, err := combine.ItemID(raw, entityType); err == nil && got == id {
+			return raw, nil
+		}
+	}
+	return nil, planErrorf("%s %q is not in %s version %d", entityType, id, d.DocumentType, d.Version)
+}
+
+// workerInputs returns the execution's inputs as workers get them: the
+// seeded documents are delivered as documents, not repeated here.
+func workerInputs(inputs json.RawMessage) json.RawMessage {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(inputs, &obj) != nil {
+		return inputs
+	}
+	if _, ok := obj[seedKey]; !ok {
+		return inputs
+	}
+	delete(obj, seedKey)
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return inputs
+	}
+	return b
+}
+
 // qaProblems is the QA gate: the content must be a JSON object matching
-// its type's schema, and a collection it owns must have usable item ids.
+// its type's schema, with usable item ids in a collection it owns (the
+// workflow registry checks both).
 func (s *Service) qaProblems(ctx context.Context, wf *combine.Workflow, docType string, content json.RawMessage) ([]string, error) {
 	var obj map[string]json.RawMessage
 	if len(content) == 0 {
@@ -113,55 +166,42 @@ func (s *Service) qaProblems(ctx context.Context, wf *combine.Workflow, docType 
 	if err != nil {
 		return nil, fmt.Errorf("validate %s: %w", docType, err)
 	}
-	var out []string
-	for _, p := range probs {
-		out = append(out, fmt.Sprintf("%s: %s", p.Path, p.Message))
-	}
-	out = append(out, collectionProblems(content, wf.DocumentTypes[docType].CollectionField)...)
-	return out, nil
+	return problemTexts(probs), nil
 }
 
-// questionProblems validates a clarification set: 1 to MaxQuestions
-// questions with unique ids, text ending in "?", a reason and a priority.
-func questionProblems(qs []combine.Question) []string {
-	var out []string
-	if len(qs) == 0 || len(qs) > combine.MaxQuestions {
-		out = append(out, fmt.Sprintf("$.questions: a clarification set holds 1 to %d questions, got %d", combine.MaxQuestions, len(qs)))
+// questionProblems validates a clarification set with the workflow
+// registry's clarification contract (clarification_questions.v1).
+func (s *Service) questionProblems(qs []combine.Question) []string {
+	b, err := json.Marshal(map[string]any{"questions": qs})
+	if err != nil {
+		return []string{"$: the clarification set cannot be encoded"}
 	}
-	seen := map[string]bool{}
-	for i, q := range qs {
-		at := fmt.Sprintf("$.questions[%d]", i)
-		switch {
-		case !itemIDPattern.MatchString(q.ID):
-			out = append(out, at+".id: must be 1-64 letters, digits, '_', '.' or '-'")
-		case seen[q.ID]:
-			out = append(out, fmt.Sprintf("%s.id: duplicate id %q", at, q.ID))
-		}
-		seen[q.ID] = true
-		if t := strings.TrimSpace(q.Text); t == "" || !strings.HasSuffix(t, "?") {
-			out = append(out, at+".text: must be a question ending in \"?\"")
-		}
-		if strings.TrimSpace(q.Why) == "" {
-			out = append(out, at+".why: must say why the answer matters")
-		}
-		if q.Priority != "must" && q.Priority != "should" && q.Priority != "could" {
-			out = append(out, at+".priority: must be must, should or could")
-		}
+	return problemTexts(s.wfs.ValidateClarification(b))
+}
+
+func problemTexts(ps []combine.Problem) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, fmt.Sprintf("%s: %s", p.Path, p.Message))
 	}
 	return out
 }
 
+// maxTitle is the longest document title, in characters.
+const maxTitle = 200
+
 // titleOf picks a document's title: the submitted one, the content's
-// "title" field, or the document type's name.
+// "title" field, or the document type's name; at most maxTitle
+// characters, cut on a character boundary.
 func titleOf(wf *combine.Workflow, docType, title string, content json.RawMessage) string {
 	if t := strings.TrimSpace(title); t != "" {
-		return truncate(t, 200)
+		return truncate(t, maxTitle)
 	}
 	var v struct {
 		Title string `json:"title"`
 	}
 	if json.Unmarshal(content, &v) == nil && strings.TrimSpace(v.Title) != "" {
-		return truncate(strings.TrimSpace(v.Title), 200)
+		return truncate(strings.TrimSpace(v.Title), maxTitle)
 	}
 	if n := wf.DocumentTypes[docType].Name; n != "" {
 		return n
@@ -169,9 +209,17 @@ func titleOf(wf *combine.Workflow, docType, title string, content json.RawMessag
 	return docType
 }
 
+// truncate cuts s to at most n characters (code points), never inside one.
 func truncate(s string, n int) string {
-	if len(s) <= n {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return s[:n]
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
 }

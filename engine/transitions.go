@@ -2,25 +2,16 @@ package engine
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
 	"github.com/thecombine/combine"
-	"github.com/thecombine/combine/sqldb"
 )
 
-// planError is a problem with the workflow or the documents that makes
-// the next step impossible to work out: the execution fails with it.
-type planError struct{ err error }
-
-func (p *planError) Error() string { return p.err.Error() }
-func (p *planError) Unwrap() error { return p.err }
-
-// begin moves a pending execution to running and starts its first step.
-func (s *Service) begin(ctx context.Context, tx *sql.Tx, e *execRow) error {
-	now := s.now()
-	e.Status, e.StartedAt, e.UpdatedAt = combine.StatusRunning, &now, now
+// begin moves a pending execution to running and opens its first work items.
+func (s *Service) begin(ctx context.Context, tx *Tx, e *execRow) error {
+	now := tx.Now
+	e.Status, e.StartedAt = combine.StatusRunning, &now
 	if err := s.appendEvent(ctx, tx, e, combine.EventExecutionStarted, map[string]any{
 		"workflow_id": e.WorkflowID, "workflow_revision": e.WorkflowRevision, "project_id": e.ProjectID,
 	}); err != nil {
@@ -30,39 +21,102 @@ func (s *Service) begin(ctx context.Context, tx *sql.Tx, e *execRow) error {
 	if err != nil {
 		return s.failExecution(ctx, tx, e, nil, fmt.Sprintf("workflow %q is not available: %s", e.WorkflowID, combine.ErrorMessage(err)))
 	}
-	return s.startNext(ctx, tx, wf, e)
+	return s.schedule(ctx, tx, wf, e)
 }
 
-// startNext starts the next step of e, or completes e when none is left.
-func (s *Service) startNext(ctx context.Context, tx *sql.Tx, wf *combine.Workflow, e *execRow) error {
-	done, err := completedPaths(ctx, tx, e.ID)
+// schedule opens the step instances that may start now, up to
+// IterationConcurrency open work items per execution, or completes e
+// when every step is done.
+func (s *Service) schedule(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow) error {
+	runs, err := stepRuns(ctx, tx, e.ID, "")
 	if err != nil {
 		return err
 	}
-	inst, err := nextStep(ctx, tx, wf, e, done)
+	status := make(map[string]string, len(runs))
+	open := 0
+	for _, r := range runs {
+		status[r.Ref.Path] = r.Status
+		if r.Status == runRunning {
+			open++
+		}
+	}
+	start, done, err := frontier(ctx, tx, wf, e, status)
 	if err != nil {
 		var pe *planError
-		if errors.As(err, &pe) || combine.ErrorCode(err) == combine.ENOTFOUND {
+		if errors.As(err, &pe) {
 			return s.failExecution(ctx, tx, e, nil, err.Error())
 		}
 		return err
 	}
-	now := s.now()
-	e.UpdatedAt = now
-	if inst == nil {
-		e.Status, e.CurrentStep, e.Pending, e.FinishedAt = combine.StatusCompleted, nil, nil, &now
-		if err := s.appendEvent(ctx, tx, e, combine.EventExecutionCompleted, nil); err != nil {
+	if done && open == 0 {
+		now := tx.Now
+		e.Status, e.FinishedAt = combine.StatusCompleted, &now
+		return s.appendEvent(ctx, tx, e, combine.EventExecutionCompleted, nil)
+	}
+	ord := len(runs)
+	for _, inst := range start {
+		if open >= s.cfg.IterationConcurrency {
+			break
+		}
+		ord++
+		if err := s.openRun(ctx, tx, wf, e, inst, ord); err != nil {
 			return err
 		}
-		return saveExecution(ctx, tx, e)
+		if e.Status.Terminal() {
+			return nil // the run could not start: the execution failed
+		}
+		open++
 	}
+	return nil
+}
+
+// openRun starts a step instance as the execution's ord-th run: its run
+// and first attempt. A document seeded at start for this step becomes the
+// attempt's document.
+func (s *Service) openRun(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, inst *instance, ord int) error {
 	ref := inst.ref
-	ref.Attempt = 1
-	run := &stepRun{ID: newID("run"), ExecutionID: e.ID, Ref: ref, Status: runRunning, Attempts: 0}
-	if err := insertStepRun(ctx, tx, run, sqldb.Time(now)); err != nil {
+	run := &stepRun{ID: newID("run"), ExecutionID: e.ID, Ref: ref, Status: runRunning, Ord: ord}
+	if err := insertStepRun(ctx, tx, run); err != nil {
 		return err
 	}
-	return s.newAttempt(ctx, tx, e, run, feedback{}, "start")
+	var seed *combine.Document
+	if len(ref.Items) == 0 && hasSeeds(e.Inputs) {
+		var err error
+		if seed, err = seededDocument(ctx, tx, e.ID, ref.Path); err != nil {
+			return err
+		}
+	}
+	if seed == nil {
+		return s.newAttempt(ctx, tx, wf, e, run, feedback{}, "start")
+	}
+	run.Attempts = 1
+	status := attDocument
+	if seed.Acceptance.Status == combine.AcceptanceNotRequired {
+		status = attCompleted
+	}
+	a := &attempt{
+		ID: newID("att"), StepRunID: run.ID, ExecutionID: e.ID, Path: ref.Path, Number: 1,
+		Key: attemptKey(e.ID, ref.Path, 1), Worker: seed.CreatedBy, Status: status, DocumentID: seed.ID,
+		Inputs: []combine.InputRead{},
+	}
+	if err := insertAttempt(ctx, tx, a); err != nil {
+		return err
+	}
+	if err := saveStepRun(ctx, tx, run); err != nil {
+		return err
+	}
+	if err := s.appendEvent(ctx, tx, e, combine.EventStepStarted, map[string]any{"step_id": ref.StepID, "step_path": ref.Path,
+		"scope_type": ref.ScopeType, "scope_id": ref.ScopeID, "attempt": 1, "reason": "seeded"}); err != nil {
+		return err
+	}
+	return s.afterDocument(ctx, tx, wf, e, run, a, seed)
+}
+
+// isPerson reports whether steps are done by people: no worker is
+// configured, or the person worker is.
+func (s *Service) isPerson() bool {
+	_, person := s.worker.(combine.PersonWorker)
+	return person
 }
 
 // promptRefs returns the prompt versions and hashes a step runs with, so
@@ -81,16 +135,21 @@ func (s *Service) promptRefs(ctx context.Context, workflowID, stepID string) ([]
 	return refs, nil
 }
 
-// newAttempt opens the next attempt of run and queues its work.
-func (s *Service) newAttempt(ctx context.Context, tx *sql.Tx, e *execRow, run *stepRun, fb feedback, reason string) error {
-	now := sqldb.Time(s.now())
+// newAttempt opens the next attempt of run: it records the inputs the
+// attempt reads, then either waits for a person's submission (a person
+// step) or queues the worker's job, in tx.
+func (s *Service) newAttempt(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, run *stepRun, fb feedback, reason string) error {
+	def, _ := wf.FindStep(run.Ref.StepID)
+	if def == nil || def.IsIteration() {
+		return s.failExecution(ctx, tx, e, run, fmt.Sprintf("step %q is no longer a production step of workflow %s", run.Ref.StepID, wf.ID))
+	}
 	prompts, err := s.promptRefs(ctx, e.WorkflowID, run.Ref.StepID)
 	if err != nil {
 		return err
 	}
 	if run.Attempts > 0 && len(fb.Questions) == 0 {
-		// A redo (QA remediation, rejection) keeps the clarification
-		// rounds so far: the worker must not ask them again.
+		// A redo (QA remediation, rejection, retry) keeps the
+		// clarification rounds so far: the worker must not ask them again.
 		prev, err := findAttempt(ctx, tx, e.ID, run.Ref.Path, run.Attempts)
 		if err != nil {
 			return err
@@ -104,14 +163,29 @@ func (s *Service) newAttempt(ctx context.Context, tx *sql.Tx, e *execRow, run *s
 		Key: attemptKey(e.ID, run.Ref.Path, run.Attempts), Worker: s.worker.Name(), Status: attRunning, Feedback: fb,
 		Prompts: prompts,
 	}
-	if err := insertAttempt(ctx, tx, a, now); err != nil {
+	inputs, err := resolveInputs(ctx, tx, wf, e, def, run.Ref)
+	var pe *planError
+	if errors.As(err, &pe) {
+		a.Status = attFailed
+		if err := insertAttempt(ctx, tx, a); err != nil {
+			return err
+		}
+		return s.failExecution(ctx, tx, e, run, pe.Error())
+	} else if err != nil {
 		return err
 	}
-	if err := saveStepRun(ctx, tx, run, "", now); err != nil {
+	a.Inputs = inputs
+	person := s.isPerson()
+	if person {
+		a.Status = attWaitingInput
+	}
+	if err := insertAttempt(ctx, tx, a); err != nil {
+		return err
+	}
+	if err := saveStepRun(ctx, tx, run); err != nil {
 		return err
 	}
 	ref := run.Ref
-	e.Status, e.CurrentStep, e.Pending, e.UpdatedAt = combine.StatusRunning, &ref, nil, s.now()
 	data := map[string]any{"step_id": ref.StepID, "step_path": ref.Path, "scope_type": ref.ScopeType,
 		"scope_id": ref.ScopeID, "attempt": ref.Attempt, "reason": reason}
 	if len(fb.Problems) > 0 {
@@ -123,79 +197,104 @@ func (s *Service) newAttempt(ctx context.Context, tx *sql.Tx, e *execRow, run *s
 	if err := s.appendEvent(ctx, tx, e, combine.EventStepStarted, data); err != nil {
 		return err
 	}
-	if err := saveExecution(ctx, tx, e); err != nil {
-		return err
+	if person {
+		return s.appendEvent(ctx, tx, e, combine.EventInputNeeded, map[string]any{
+			"step_path": ref.Path, "document_type": def.Produces, "scope_id": ref.ScopeID, "attempt": ref.Attempt,
+		})
 	}
 	return s.enqueue(ctx, tx, workArgs{ExecutionID: e.ID, StepPath: ref.Path, Attempt: ref.Attempt})
 }
 
-// failExecution ends e as failed; run (may be nil) is the failing step.
-func (s *Service) failExecution(ctx context.Context, tx *sql.Tx, e *execRow, run *stepRun, reason string) error {
-	now := s.now()
+// failExecution ends e as failed; run (may be nil) is the failing work
+// item. The other open work items are left as they are: a retry
+// continues them.
+func (s *Service) failExecution(ctx context.Context, tx *Tx, e *execRow, run *stepRun, reason string) error {
+	now := tx.Now
 	if run != nil {
-		run.Status = runFailed
-		if err := saveStepRun(ctx, tx, run, reason, sqldb.Time(now)); err != nil {
+		run.Status, run.Error = runFailed, reason
+		if err := saveStepRun(ctx, tx, run); err != nil {
 			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE step_attempts SET status = $3, finished_at = $4
+			WHERE execution_id = $1 AND step_path = $2 AND status IN ($5, $6, $7, $8, $9, $10)`,
+			e.ID, run.Ref.Path, attFailed, tx.now(), attRunning, attProduced, attParked, attWaitingInput, attQuestions, attDocument); err != nil {
+			return fmt.Errorf("fail attempt: %w", err)
 		}
 		if err := s.appendEvent(ctx, tx, e, combine.EventStepFailed, map[string]any{
 			"step_id": run.Ref.StepID, "step_path": run.Ref.Path, "attempt": run.Attempts, "error": reason,
 		}); err != nil {
 			return err
 		}
+		e.FailedStepPath = run.Ref.Path
 	}
-	if err := closeOpenAttempts(ctx, tx, e.ID, attFailed, sqldb.Time(now)); err != nil {
-		return err
-	}
-	e.Status, e.Pending, e.Error, e.FinishedAt, e.UpdatedAt = combine.StatusFailed, nil, reason, &now, now
-	if err := s.appendEvent(ctx, tx, e, combine.EventExecutionFailed, map[string]any{"error": reason}); err != nil {
-		return err
-	}
-	return saveExecution(ctx, tx, e)
+	e.Status, e.Error, e.FinishedAt = combine.StatusFailed, reason, &now
+	e.setItems(nil)
+	return s.appendEvent(ctx, tx, e, combine.EventExecutionFailed, map[string]any{"error": reason, "step_path": e.FailedStepPath})
 }
 
 // qaFailed records a failed QA check of run's attempt and either asks for
 // remediation (a new attempt with the problems) or fails the step.
-func (s *Service) qaFailed(ctx context.Context, tx *sql.Tx, e *execRow, run *stepRun, problems []string) error {
+func (s *Service) qaFailed(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, run *stepRun, problems []string) error {
 	run.QAFailures++
 	if run.QAFailures >= s.cfg.MaxQAAttempts {
 		return s.failExecution(ctx, tx, e, run, fmt.Sprintf("the document failed QA %d times: %s", run.QAFailures, joinProblems(problems)))
 	}
-	return s.newAttempt(ctx, tx, e, run, feedback{Problems: problems}, "remediation")
+	return s.newAttempt(ctx, tx, wf, e, run, feedback{Problems: problems}, "remediation")
 }
 
-// afterDocument moves on once a document passed QA: to waiting_acceptance
-// when its type requires a decision, else to the next step.
-func (s *Service) afterDocument(ctx context.Context, tx *sql.Tx, wf *combine.Workflow, e *execRow, run *stepRun, doc *combine.Document) error {
+// storeDocument stores a document that passed QA as the next version of
+// its (type, scope) and moves on.
+func (s *Service) storeDocument(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, run *stepRun, a *attempt,
+	from, createdBy string, sub *combine.Submission) error {
+	def, _ := wf.FindStep(run.Ref.StepID)
+	acc := combine.AcceptanceNotRequired
+	if wf.DocumentTypes[def.Produces].AcceptanceRequired {
+		acc = combine.AcceptancePending
+	}
+	doc := &combine.Document{
+		ID: newID("doc"), ProjectID: e.ProjectID, DocumentType: def.Produces, ScopeType: run.Ref.ScopeType,
+		ScopeID: run.Ref.ScopeID, Title: titleOf(wf, def.Produces, sub.Title, sub.Content), Content: sub.Content,
+		CreatedBy: createdBy, ExecutionID: e.ID, StepID: run.Ref.StepID, StepPath: run.Ref.Path,
+		Acceptance: combine.AcceptanceState{Status: acc},
+	}
+	to := attDocument // waits for a decision
+	if acc == combine.AcceptanceNotRequired {
+		to = attCompleted
+	}
+	if ok, err := moveAttemptTo(ctx, tx, a.ID, from, to, doc.ID); err != nil || !ok {
+		return err
+	}
+	a.Status, a.DocumentID = to, doc.ID
+	if err := s.insertDocument(ctx, tx, doc, a.Number); err != nil {
+		return err
+	}
+	return s.afterDocument(ctx, tx, wf, e, run, a, doc)
+}
+
+// afterDocument moves a work item on once its document passed QA: to a
+// decision when its type requires one (the attempt waits in status
+// document), else to the next steps (the attempt is completed).
+func (s *Service) afterDocument(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, run *stepRun, a *attempt, doc *combine.Document) error {
 	if err := s.appendEvent(ctx, tx, e, combine.EventDocumentProduced, map[string]any{
 		"document_id": doc.ID, "document_type": doc.DocumentType, "scope_type": doc.ScopeType, "scope_id": doc.ScopeID,
-		"version": doc.Version, "step_path": run.Ref.Path, "attempt": run.Attempts, "created_by": doc.CreatedBy,
+		"version": doc.Version, "step_path": run.Ref.Path, "attempt": a.Number, "created_by": doc.CreatedBy,
 	}); err != nil {
 		return err
 	}
 	dt := wf.DocumentTypes[doc.DocumentType]
 	if dt.AcceptanceRequired {
-		ref := run.Ref
-		e.Status, e.CurrentStep, e.UpdatedAt = combine.StatusWaitingAcceptance, &ref, s.now()
-		e.Pending = &combine.Pending{
-			Kind: combine.PendingAcceptance, StepID: ref.StepID, StepPath: ref.Path, Attempt: ref.Attempt,
-			DocumentType: doc.DocumentType, ScopeType: doc.ScopeType, ScopeID: doc.ScopeID,
-			DocumentID: doc.ID, DocumentVersion: doc.Version, AcceptedBy: dt.AcceptedBy,
-		}
-		if err := s.appendEvent(ctx, tx, e, combine.EventAcceptanceNeeded, map[string]any{
-			"step_path": ref.Path, "document_id": doc.ID, "document_type": doc.DocumentType,
+		return s.appendEvent(ctx, tx, e, combine.EventAcceptanceNeeded, map[string]any{
+			"step_path": run.Ref.Path, "attempt": a.Number, "document_id": doc.ID, "document_type": doc.DocumentType,
 			"version": doc.Version, "accepted_by": dt.AcceptedBy,
-		}); err != nil {
-			return err
-		}
-		return saveExecution(ctx, tx, e)
+		})
 	}
 	return s.completeStep(ctx, tx, wf, e, run, nil)
 }
 
-// completeStep marks run completed and starts the next step.
-func (s *Service) completeStep(ctx context.Context, tx *sql.Tx, wf *combine.Workflow, e *execRow, run *stepRun, decision map[string]any) error {
+// completeStep marks run completed and opens what may start next.
+func (s *Service) completeStep(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, run *stepRun, decision map[string]any) error {
 	run.Status = runCompleted
-	if err := saveStepRun(ctx, tx, run, "", sqldb.Time(s.now())); err != nil {
+	if err := saveStepRun(ctx, tx, run); err != nil {
 		return err
 	}
 	data := map[string]any{"step_id": run.Ref.StepID, "step_path": run.Ref.Path, "attempt": run.Attempts}
@@ -205,7 +304,7 @@ func (s *Service) completeStep(ctx context.Context, tx *sql.Tx, wf *combine.Work
 	if err := s.appendEvent(ctx, tx, e, combine.EventStepCompleted, data); err != nil {
 		return err
 	}
-	return s.startNext(ctx, tx, wf, e)
+	return s.schedule(ctx, tx, wf, e)
 }
 
 func joinProblems(p []string) string {

@@ -2,18 +2,17 @@ package engine
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/thecombine/combine"
-	"github.com/thecombine/combine/sqldb"
 )
 
 // advance is the start job: it picks up a pending execution.
 func (s *Service) advance(ctx context.Context, executionID string) error {
-	return s.withTx(ctx, executionID, func(tx *sql.Tx) error {
+	return s.withTx(ctx, func(tx *Tx) error {
 		e, err := s.lockExecution(ctx, tx, executionID)
 		if err != nil {
 			return err
@@ -21,19 +20,25 @@ func (s *Service) advance(ctx context.Context, executionID string) error {
 		if e.Status != combine.StatusPending {
 			return nil // picked up already (a re-delivered job) or cancelled
 		}
-		return s.begin(ctx, tx, e)
+		if err := s.begin(ctx, tx, e); err != nil {
+			return err
+		}
+		wf, _ := s.wfs.FindWorkflow(ctx, e.WorkflowID) // nil only when begin failed e
+		return s.settle(ctx, tx, wf, e)
 	})
 }
 
 // runStep is the step job: it calls the worker for one attempt (unless
 // its output is already stored) and applies the result. Every apply is
 // guarded by the attempt's status, so a job delivered twice applies once.
+// While the execution is failed, a running attempt is parked (a retry
+// re-opens it) and a stored output waits to be applied.
 func (s *Service) runStep(ctx context.Context, args workArgs, lastTry bool) error {
 	e, err := findExecution(ctx, s.db.R, args.ExecutionID)
 	if err != nil {
 		return err
 	}
-	if e.Status != combine.StatusRunning {
+	if e.Status == combine.StatusCancelled || e.Status == combine.StatusCompleted {
 		return nil
 	}
 	a, err := findAttempt(ctx, s.db.R, args.ExecutionID, args.StepPath, args.Attempt)
@@ -42,6 +47,9 @@ func (s *Service) runStep(ctx context.Context, args workArgs, lastTry bool) erro
 	}
 	if a.Status != attRunning && a.Status != attProduced {
 		return nil
+	}
+	if e.Status == combine.StatusFailed {
+		return s.park(ctx, args)
 	}
 	wf, err := s.wfs.FindWorkflow(ctx, e.WorkflowID)
 	if err != nil {
@@ -88,7 +96,7 @@ func (s *Service) runStep(ctx context.Context, args workArgs, lastTry bool) erro
 		out = res
 		if !res.AwaitPerson {
 			var stored bool
-			err := s.db.WithTx(ctx, func(tx *sql.Tx) error {
+			err := s.withTx(ctx, func(tx *Tx) error {
 				stored, err = storeOutput(ctx, tx, a.ID, s.worker.Name(), res)
 				return err
 			})
@@ -101,19 +109,44 @@ func (s *Service) runStep(ctx context.Context, args workArgs, lastTry bool) erro
 			a.Status, a.Worker = attProduced, s.worker.Name()
 		}
 	}
-	return s.withTx(ctx, e.ID, func(tx *sql.Tx) error {
+	return s.withTx(ctx, func(tx *Tx) error {
 		return s.apply(ctx, tx, wf, args, a.Status, out)
 	})
 }
 
+// park sets a running attempt of a failed execution aside: a retry
+// re-opens it. Both lock the execution, so a park and a retry never cross.
+func (s *Service) park(ctx context.Context, args workArgs) error {
+	return s.withTx(ctx, func(tx *Tx) error {
+		e, err := s.lockExecution(ctx, tx, args.ExecutionID)
+		if err != nil || e.Status != combine.StatusFailed {
+			return err // a retry came first: the job will be delivered again
+		}
+		a, err := findAttempt(ctx, tx, args.ExecutionID, args.StepPath, args.Attempt)
+		if err != nil {
+			return err
+		}
+		_, err = moveAttempt(ctx, tx, a.ID, attRunning, attParked)
+		return err
+	})
+}
+
 // apply records a worker's result for an attempt in status from.
-func (s *Service) apply(ctx context.Context, tx *sql.Tx, wf *combine.Workflow, args workArgs, from string, out *combine.WorkResult) error {
+func (s *Service) apply(ctx context.Context, tx *Tx, wf *combine.Workflow, args workArgs, from string, out *combine.WorkResult) error {
 	e, err := s.lockExecution(ctx, tx, args.ExecutionID)
 	if err != nil {
 		return err
 	}
-	if e.Status != combine.StatusRunning {
-		return nil
+	if e.Status.Terminal() {
+		if e.Status == combine.StatusFailed && from == attRunning {
+			a, err := findAttempt(ctx, tx, args.ExecutionID, args.StepPath, args.Attempt)
+			if err != nil {
+				return err
+			}
+			_, err = moveAttempt(ctx, tx, a.ID, attRunning, attParked)
+			return err
+		}
+		return nil // a failed execution applies a stored output when retried
 	}
 	a, err := findAttempt(ctx, tx, args.ExecutionID, args.StepPath, args.Attempt)
 	if err != nil {
@@ -126,7 +159,13 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, wf *combine.Workflow, a
 	if err != nil {
 		return err
 	}
-	now := sqldb.Time(s.now())
+	if err := s.applyResult(ctx, tx, wf, e, run, a, from, out); err != nil {
+		return err
+	}
+	return s.settle(ctx, tx, wf, e)
+}
+
+func (s *Service) applyResult(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, run *stepRun, a *attempt, from string, out *combine.WorkResult) error {
 	ref := run.Ref
 	def, _ := wf.FindStep(ref.StepID)
 	if def == nil {
@@ -134,32 +173,15 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, wf *combine.Workflow, a
 	}
 	switch {
 	case out.AwaitPerson:
-		if ok, err := moveAttempt(ctx, tx, a.ID, from, attWaitingInput, nil, "", now); err != nil || !ok {
+		if ok, err := moveAttempt(ctx, tx, a.ID, from, attWaitingInput); err != nil || !ok {
 			return err
 		}
-		schema, err := s.wfs.DocumentSchema(ctx, wf.ID, def.Produces)
-		if err != nil {
-			return fmt.Errorf("schema of %s: %w", def.Produces, err)
-		}
-		e.Status, e.CurrentStep, e.UpdatedAt = combine.StatusWaitingInput, &ref, s.now()
-		e.Pending = &combine.Pending{
-			Kind: combine.PendingInput, StepID: ref.StepID, StepPath: ref.Path, Attempt: ref.Attempt, Role: def.Role,
-			DocumentType: def.Produces, ScopeType: ref.ScopeType, ScopeID: ref.ScopeID, Schema: schema,
-			Problems: a.Feedback.Problems, ReviewerComment: a.Feedback.ReviewerComment,
-			Questions: a.Feedback.Questions, AttemptsLeft: s.cfg.MaxQAAttempts - run.QAFailures,
-		}
-		if err := s.appendEvent(ctx, tx, e, combine.EventInputNeeded, map[string]any{
-			"step_path": ref.Path, "document_type": def.Produces, "scope_id": ref.ScopeID, "attempt": ref.Attempt,
-		}); err != nil {
-			return err
-		}
-		return saveExecution(ctx, tx, e)
+		return s.appendEvent(ctx, tx, e, combine.EventInputNeeded, map[string]any{
+			"step_path": ref.Path, "document_type": def.Produces, "scope_id": ref.ScopeID, "attempt": a.Number,
+		})
 	case len(out.Questions) > 0:
-		if probs := questionProblems(out.Questions); len(probs) > 0 {
-			if ok, err := moveAttempt(ctx, tx, a.ID, from, attQAFailed, probs, "", now); err != nil || !ok {
-				return err
-			}
-			return s.qaFailed(ctx, tx, e, run, probs)
+		if probs := s.questionProblems(out.Questions); len(probs) > 0 {
+			return s.refuse(ctx, tx, wf, e, run, a, from, "", probs)
 		}
 		return s.askQuestions(ctx, tx, e, run, a, from, out.Questions)
 	case out.Document != nil:
@@ -168,31 +190,35 @@ func (s *Service) apply(ctx context.Context, tx *sql.Tx, wf *combine.Workflow, a
 			return err
 		}
 		if len(probs) > 0 {
-			if ok, err := moveAttempt(ctx, tx, a.ID, from, attQAFailed, probs, "", now); err != nil || !ok {
-				return err
-			}
-			return s.qaFailed(ctx, tx, e, run, probs)
+			return s.refuse(ctx, tx, wf, e, run, a, from, "", probs)
 		}
 		return s.storeDocument(ctx, tx, wf, e, run, a, from, "worker:"+s.worker.Name(), out.Document)
 	}
-	probs := []string{"$: the worker returned neither a document nor questions"}
-	if ok, err := moveAttempt(ctx, tx, a.ID, from, attQAFailed, probs, "", now); err != nil || !ok {
+	return s.refuse(ctx, tx, wf, e, run, a, from, "", []string{"$: the worker returned neither a document nor questions"})
+}
+
+// refuse records that attempt a (in status from) failed QA with probs,
+// sent by sender (a user, or "" for the worker), and moves on.
+func (s *Service) refuse(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, run *stepRun, a *attempt, from, sender string, probs []string) error {
+	if ok, err := moveAttempt(ctx, tx, a.ID, from, attQAFailed); err != nil || !ok {
 		return err
 	}
-	return s.qaFailed(ctx, tx, e, run, probs)
+	if err := setAttempt(ctx, tx, a.ID, sender, probs); err != nil {
+		return err
+	}
+	return s.qaFailed(ctx, tx, wf, e, run, probs)
 }
 
 // askQuestions records a clarification round and waits for answers.
-func (s *Service) askQuestions(ctx context.Context, tx *sql.Tx, e *execRow, run *stepRun, a *attempt, from string, qs []combine.Question) error {
-	now := sqldb.Time(s.now())
-	if ok, err := moveAttempt(ctx, tx, a.ID, from, attQuestions, nil, "", now); err != nil || !ok {
+func (s *Service) askQuestions(ctx context.Context, tx *Tx, e *execRow, run *stepRun, a *attempt, from string, qs []combine.Question) error {
+	if ok, err := moveAttempt(ctx, tx, a.ID, from, attQuestions); err != nil || !ok {
 		return err
 	}
 	run.Clarifications++
 	if run.Clarifications > s.cfg.MaxClarifications {
 		return s.failExecution(ctx, tx, e, run, fmt.Sprintf("the step asked more than %d rounds of clarification questions", s.cfg.MaxClarifications))
 	}
-	if err := saveStepRun(ctx, tx, run, "", now); err != nil {
+	if err := saveStepRun(ctx, tx, run); err != nil {
 		return err
 	}
 	qj, err := jsonText(qs)
@@ -200,82 +226,44 @@ func (s *Service) askQuestions(ctx context.Context, tx *sql.Tx, e *execRow, run 
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO clarification_rounds (id, execution_id, step_path, attempt, questions, asked_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, newID("clr"), e.ID, run.Ref.Path, a.Number, qj, now); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6)`, newID("clr"), e.ID, run.Ref.Path, a.Number, qj, tx.now()); err != nil {
 		return fmt.Errorf("insert clarification round: %w", err)
 	}
-	ref := run.Ref
-	e.Status, e.CurrentStep, e.UpdatedAt = combine.StatusWaitingClarification, &ref, s.now()
-	e.Pending = &combine.Pending{
-		Kind: combine.PendingClarification, StepID: ref.StepID, StepPath: ref.Path, Attempt: ref.Attempt,
-		ScopeType: ref.ScopeType, ScopeID: ref.ScopeID, Questions: qs,
-	}
-	if e.Pending.DocumentType, err = s.producesOf(ctx, e, ref.StepID); err != nil {
-		return err
-	}
-	if err := s.appendEvent(ctx, tx, e, combine.EventClarificationNeeded, map[string]any{
-		"step_path": ref.Path, "attempt": ref.Attempt, "questions": qs,
-	}); err != nil {
-		return err
-	}
-	return saveExecution(ctx, tx, e)
+	return s.appendEvent(ctx, tx, e, combine.EventClarificationNeeded, map[string]any{
+		"step_path": run.Ref.Path, "attempt": a.Number, "questions": qs,
+	})
 }
 
-func (s *Service) producesOf(ctx context.Context, e *execRow, stepID string) (string, error) {
-	wf, err := s.wfs.FindWorkflow(ctx, e.WorkflowID)
-	if err != nil {
-		return "", err
-	}
-	if def, _ := wf.FindStep(stepID); def != nil {
-		return def.Produces, nil
-	}
-	return "", nil
-}
-
-// storeDocument stores a document that passed QA as the next version of
-// its (type, scope) and moves on.
-func (s *Service) storeDocument(ctx context.Context, tx *sql.Tx, wf *combine.Workflow, e *execRow, run *stepRun, a *attempt,
-	from, createdBy string, sub *combine.Submission) error {
-	def, _ := wf.FindStep(run.Ref.StepID)
-	acc := combine.AcceptanceNotRequired
-	if wf.DocumentTypes[def.Produces].AcceptanceRequired {
-		acc = combine.AcceptancePending
-	}
-	doc := &combine.Document{
-		ID: newID("doc"), ProjectID: e.ProjectID, DocumentType: def.Produces, ScopeType: run.Ref.ScopeType,
-		ScopeID: run.Ref.ScopeID, Title: titleOf(wf, def.Produces, sub.Title, sub.Content), Content: sub.Content,
-		CreatedBy: createdBy, ExecutionID: e.ID, StepID: run.Ref.StepID, StepPath: run.Ref.Path,
-		Acceptance: combine.AcceptanceState{Status: acc}, CreatedAt: s.now(),
-	}
-	if ok, err := moveAttempt(ctx, tx, a.ID, from, attDocument, nil, doc.ID, sqldb.Time(s.now())); err != nil || !ok {
-		return err
-	}
-	if err := insertDocument(ctx, tx, doc, a.Number); err != nil {
-		return err
-	}
-	return s.afterDocument(ctx, tx, wf, e, run, doc)
-}
-
-// failStep fails the step of args and its execution, unless the attempt
-// was already settled.
+// failStep fails the work item of args and its execution, unless the
+// attempt was already settled.
 func (s *Service) failStep(ctx context.Context, args workArgs, reason string) error {
-	return s.withTx(ctx, args.ExecutionID, func(tx *sql.Tx) error {
+	return s.withTx(ctx, func(tx *Tx) error {
 		e, err := s.lockExecution(ctx, tx, args.ExecutionID)
-		if err != nil || e.Status != combine.StatusRunning {
+		if err != nil || e.Status.Terminal() {
 			return err
 		}
 		run, err := findStepRun(ctx, tx, e.ID, args.StepPath)
 		if err != nil {
 			return err
 		}
-		if run.Attempts != args.Attempt {
+		if run.Status != runRunning || run.Attempts != args.Attempt {
 			return nil
 		}
-		return s.failExecution(ctx, tx, e, run, reason)
+		a, err := findAttempt(ctx, tx, e.ID, args.StepPath, args.Attempt)
+		if err != nil || !slices.Contains([]string{attRunning, attProduced}, a.Status) {
+			return err
+		}
+		if err := s.failExecution(ctx, tx, e, run, reason); err != nil {
+			return err
+		}
+		return s.settle(ctx, tx, nil, e)
 	})
 }
 
 // watch returns a context for a worker call that ends when the execution
-// is cancelled: at once from this process, within CancelPoll from another.
+// is cancelled: at once from this process, within CancelPoll from
+// another. A failure of another work item does not stop the call: its
+// result is kept for a retry.
 func (s *Service) watch(ctx context.Context, executionID string) (context.Context, func()) {
 	wctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
@@ -306,7 +294,7 @@ func (s *Service) watch(ctx context.Context, executionID string) (context.Contex
 			case <-t.C:
 			}
 			e, err := findExecution(wctx, s.db.R, executionID)
-			if err == nil && e.Status != combine.StatusRunning {
+			if err == nil && e.Status == combine.StatusCancelled {
 				cancel()
 				return
 			}

@@ -100,12 +100,17 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 	defer keep.Stop()
 
 	for {
-		for _, ev := range batch {
+		for i, ev := range batch {
 			st.event(ev)
 			after = ev.Seq
-			if combine.IsTerminalEvent(ev.Type) {
-				st.flush()
-				return nil
+			if combine.IsTerminalEvent(ev.Type) && i == len(batch)-1 {
+				// The end, unless the execution was retried after failing:
+				// then the log goes on after execution_failed.
+				more, err := s.Engine.Events.ListEvents(ctx, id, after, 1)
+				if err != nil || len(more) == 0 {
+					st.flush()
+					return nil
+				}
 			}
 		}
 		if len(batch) > 0 {

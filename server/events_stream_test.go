@@ -322,7 +322,7 @@ func TestEventStreamAcrossInstancesThroughTheEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := writer.svc.SubmitDocument(admin, e.ID, combine.Submission{Title: "Discovery", Content: doc}); err != nil {
+	if _, err := writer.svc.SubmitDocument(admin, e.ID, combine.Submission{StepPath: "project_discovery", Attempt: 1, Title: "Discovery", Content: doc}); err != nil {
 		t.Fatal(err)
 	}
 	expect(produced, combine.EventStepCompleted, stepUp, input)

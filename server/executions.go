@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -20,6 +19,7 @@ func (s *Server) executionRoutes() []Route {
 		{Pattern: "POST /api/v1/executions/{id}/submissions", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleSubmitDocument},
 		{Pattern: "POST /api/v1/executions/{id}/clarification", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleAnswerClarification},
 		{Pattern: "POST /api/v1/executions/{id}/acceptance", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleDecideAcceptance},
+		{Pattern: "POST /api/v1/executions/{id}/retry", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleRetryExecution},
 		{Pattern: "POST /api/v1/executions/{id}/cancel", Access: RequirePermission(combine.PermExecutionCancel), Handler: s.handleCancelExecution},
 		{Pattern: "GET /api/v1/documents", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleListDocuments},
 		{Pattern: "GET /api/v1/documents/{id}", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleGetDocument},
@@ -100,29 +100,28 @@ func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// handleSubmitDocument serves POST /api/v1/executions/{id}/submissions.
-// The body is {"title"?, "content": {…}}; a body without a "content"
-// object is taken as the document itself.
+// handleSubmitDocument serves POST /api/v1/executions/{id}/submissions:
+// {"step_path", "attempt", "title"?, "content": {…}}.
 func (s *Server) handleSubmitDocument(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.executions()
 	if err != nil {
 		return err
 	}
-	var raw json.RawMessage
-	if err := DecodeJSON(r, &raw); err != nil {
+	var body struct {
+		StepPath *string         `json:"step_path"`
+		Attempt  *int            `json:"attempt"`
+		Title    string          `json:"title"`
+		Content  json.RawMessage `json:"content"`
+	}
+	if err := DecodeJSON(r, &body); err != nil {
 		return err
 	}
-	var sub combine.Submission
-	var env struct {
-		Title   string          `json:"title"`
-		Content json.RawMessage `json:"content"`
+	if body.StepPath == nil || body.Attempt == nil || body.Content == nil {
+		return combine.Errorf(combine.EINVALID, `the body must be {"step_path", "attempt", "title"?, "content": {…}}: the work item and its document`)
 	}
-	if json.Unmarshal(raw, &env) == nil && bytes.HasPrefix(bytes.TrimSpace(env.Content), []byte("{")) {
-		sub = combine.Submission{Title: env.Title, Content: env.Content}
-	} else {
-		sub = combine.Submission{Content: raw}
-	}
-	e, err := svc.SubmitDocument(r.Context(), r.PathValue("id"), sub)
+	e, err := svc.SubmitDocument(r.Context(), r.PathValue("id"), combine.Submission{
+		StepPath: *body.StepPath, Attempt: *body.Attempt, Title: body.Title, Content: body.Content,
+	})
 	if err != nil {
 		return err
 	}
@@ -130,22 +129,27 @@ func (s *Server) handleSubmitDocument(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
-// handleAnswerClarification serves POST /api/v1/executions/{id}/clarification.
+// handleAnswerClarification serves POST /api/v1/executions/{id}/clarification:
+// {"step_path", "attempt", "answers": {"question_id": "text"}}.
 func (s *Server) handleAnswerClarification(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.executions()
 	if err != nil {
 		return err
 	}
 	var body struct {
-		Answers map[string]string `json:"answers"`
+		StepPath *string           `json:"step_path"`
+		Attempt  *int              `json:"attempt"`
+		Answers  map[string]string `json:"answers"`
 	}
 	if err := DecodeJSON(r, &body); err != nil {
 		return err
 	}
-	if body.Answers == nil {
-		return combine.Errorf(combine.EINVALID, `"answers" is required: {"answers": {"question_id": "text"}}`)
+	if body.StepPath == nil || body.Attempt == nil || body.Answers == nil {
+		return combine.Errorf(combine.EINVALID, `the body must be {"step_path", "attempt", "answers": {"question_id": "text"}}`)
 	}
-	e, err := svc.AnswerClarification(r.Context(), r.PathValue("id"), body.Answers)
+	e, err := svc.AnswerClarification(r.Context(), r.PathValue("id"), combine.Answers{
+		StepPath: *body.StepPath, Attempt: *body.Attempt, Answers: body.Answers,
+	})
 	if err != nil {
 		return err
 	}
@@ -153,23 +157,60 @@ func (s *Server) handleAnswerClarification(w http.ResponseWriter, r *http.Reques
 	return nil
 }
 
-// handleDecideAcceptance serves POST /api/v1/executions/{id}/acceptance.
+// handleDecideAcceptance serves POST /api/v1/executions/{id}/acceptance:
+// {"step_path", "attempt"?, "document_id", "version", "accepted", "comment"?,
+// "title"?, "content"?}.
 func (s *Server) handleDecideAcceptance(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.executions()
 	if err != nil {
 		return err
 	}
 	var body struct {
-		Accepted *bool  `json:"accepted"`
-		Comment  string `json:"comment"`
+		StepPath   *string         `json:"step_path"`
+		Attempt    int             `json:"attempt"`
+		DocumentID *string         `json:"document_id"`
+		Version    *int            `json:"version"`
+		Accepted   *bool           `json:"accepted"`
+		Comment    string          `json:"comment"`
+		Title      string          `json:"title"`
+		Content    json.RawMessage `json:"content"`
 	}
 	if err := DecodeJSON(r, &body); err != nil {
 		return err
 	}
-	if body.Accepted == nil {
-		return combine.Errorf(combine.EINVALID, `"accepted" (true or false) is required`)
+	if body.StepPath == nil || body.DocumentID == nil || body.Version == nil || body.Accepted == nil {
+		return combine.Errorf(combine.EINVALID, `the body must be {"step_path", "document_id", "version", "accepted": true|false, "comment"?, "content"?}`)
 	}
-	e, err := svc.DecideAcceptance(r.Context(), r.PathValue("id"), combine.Decision{Accepted: *body.Accepted, Comment: body.Comment})
+	if string(body.Content) == "null" {
+		body.Content = nil
+	}
+	e, err := svc.DecideAcceptance(r.Context(), r.PathValue("id"), combine.Decision{
+		StepPath: *body.StepPath, Attempt: body.Attempt, DocumentID: *body.DocumentID, Version: *body.Version,
+		Accepted: *body.Accepted, Comment: body.Comment, Title: body.Title, Content: body.Content,
+	})
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, e)
+	return nil
+}
+
+// handleRetryExecution serves POST /api/v1/executions/{id}/retry:
+// {"comment"?} (an empty body is fine).
+func (s *Server) handleRetryExecution(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.executions()
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Comment string `json:"comment"`
+	}
+	if r.ContentLength != 0 {
+		if err := DecodeJSON(r, &body); err != nil {
+			return err
+		}
+	}
+	e, err := svc.RetryExecution(r.Context(), r.PathValue("id"), body.Comment)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -40,8 +41,14 @@ func newAPI(t *testing.T) *apiClient {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	wfs := enginetest.NewWorkflows(t)
-	svc, err := engine.New(engine.Config{DB: db, Workflows: wfs, Logger: logger, PollInterval: 20 * time.Millisecond})
+	wfs := enginetest.Registry(t)
+	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("k", 32)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(cfg, logger, health.NewChecker("test", "development"), prometheus.NewRegistry())
+	callers := useIdentity(t, db, srv, "viewer", "operator", "pm", "admin", "reviewer", forgedCaller, revokedCaller)
+	svc, err := engine.New(engine.Config{DB: db, Workflows: wfs, Logger: logger, PollInterval: 20 * time.Millisecond, Audit: callers.svc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,12 +56,6 @@ func newAPI(t *testing.T) *apiClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
-	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("k", 32)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(cfg, logger, health.NewChecker("test", "development"), prometheus.NewRegistry())
-	callers := useIdentity(t, db, srv, "viewer", "operator", "pm", "admin", "reviewer", forgedCaller, revokedCaller)
 	srv.Engine = server.EngineDeps{Workflows: wfs, Executions: svc, Documents: svc, Events: svc, Steps: svc}
 	h, err := srv.Handler()
 	if err != nil {
@@ -94,8 +95,9 @@ func (c *apiClient) do(who, method, path, body string, out any) int {
 	return res.StatusCode
 }
 
-// waitFor polls the execution until it has status (and step path).
-func (c *apiClient) waitFor(id string, status combine.ExecutionStatus, path string) combine.Execution {
+// item polls the execution until it has an open work item at path of
+// kind, and returns the execution and the item.
+func (c *apiClient) item(id, path, kind string) (combine.Execution, *combine.WorkItem) {
 	c.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -103,11 +105,32 @@ func (c *apiClient) waitFor(id string, status combine.ExecutionStatus, path stri
 		if code := c.do("viewer", "GET", "/api/v1/executions/"+id, "", &e); code != 200 {
 			c.t.Fatalf("GET execution: %d", code)
 		}
-		if e.Status == status && (path == "" || (e.Pending != nil && e.Pending.StepPath == path)) {
+		for _, it := range e.Pending {
+			if it.StepPath == path && it.Kind == kind {
+				return e, it
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("execution is %s with %d pending items, want %s at %s", e.Status, len(e.Pending), kind, path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitStatus polls the execution until it has status.
+func (c *apiClient) waitStatus(id string, status combine.ExecutionStatus) combine.Execution {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var e combine.Execution
+		if code := c.do("viewer", "GET", "/api/v1/executions/"+id, "", &e); code != 200 {
+			c.t.Fatalf("GET execution: %d", code)
+		}
+		if e.Status == status {
 			return e
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("execution is %s at %+v, want %s at %s", e.Status, e.Pending, status, path)
+			c.t.Fatalf("execution is %s, want %s", e.Status, status)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -131,12 +154,16 @@ func TestExecutionAPI(t *testing.T) {
 	if code := c.do("operator", "POST", "/api/v1/workflows/tiny/executions", `{"project_id": "acme", "inputs": {"idea": "x"}}`, &e); code != 201 {
 		t.Fatalf("start = %d", code)
 	}
-	if e.Status != combine.StatusPending || e.ProjectID != "acme" || e.WorkflowRevision != "r1" || e.CreatedBy != c.callers.userID("operator") {
+	if e.Status != combine.StatusPending || e.ProjectID != "acme" || e.WorkflowRevision != "r1" || e.CreatedBy != c.callers.userID("operator") ||
+		e.Pending == nil || e.Running == nil {
 		t.Fatalf("started = %+v", e)
 	}
 	id := e.ID
-	c.waitFor(id, combine.StatusWaitingInput, "discovery")
-
+	_, disc := c.item(id, "discovery", combine.WorkInput)
+	if disc.Attempt != 1 || len(disc.Schema) == 0 || disc.DocumentType != "discovery" {
+		t.Fatalf("discovery item = %+v", disc)
+	}
+	sub := "/api/v1/executions/" + id + "/submissions"
 	var ae execAPIError
 	steps := []struct {
 		name, who, method, path, body string
@@ -152,13 +179,22 @@ func TestExecutionAPI(t *testing.T) {
 		{"bad project id", "operator", "POST", "/api/v1/workflows/tiny/executions", `{"project_id": "a b"}`, 400, "invalid_request"},
 		{"inputs not an object", "operator", "POST", "/api/v1/workflows/tiny/executions", `{"inputs": [1]}`, 400, "invalid_request"},
 		{"unknown execution", "viewer", "GET", "/api/v1/executions/exe_nope", "", 404, "not_found"},
-		{"viewer cannot submit", "viewer", "POST", "/api/v1/executions/" + id + "/submissions", `{"title": "t"}`, 403, "forbidden"},
+		{"viewer cannot submit", "viewer", "POST", sub, `{"step_path": "discovery", "attempt": 1, "content": {"title": "t"}}`, 403, "forbidden"},
+		{"viewer cannot retry", "viewer", "POST", "/api/v1/executions/" + id + "/retry", `{}`, 403, "forbidden"},
 		{"operator cannot cancel", "operator", "POST", "/api/v1/executions/" + id + "/cancel", "", 403, "forbidden"},
-		{"no questions to answer", "operator", "POST", "/api/v1/executions/" + id + "/clarification", `{"answers": {}}`, 409, "conflict"},
-		{"nothing to accept", "pm", "POST", "/api/v1/executions/" + id + "/acceptance", `{"accepted": true}`, 409, "conflict"},
+		{"not the envelope", "operator", "POST", sub, `{"title": "Discovery"}`, 400, "invalid_request"},
+		{"an array as the document", "operator", "POST", sub, `{"step_path": "discovery", "attempt": 1, "content": []}`, 400, "invalid_request"},
+		{"a bare array", "operator", "POST", sub, `[]`, 400, "invalid_request"},
+		{"unknown envelope field", "operator", "POST", sub, `{"step_path": "discovery", "attempt": 1, "content": {"title": "t"}, "extra": 1}`, 400, "invalid_request"},
+		{"attempt not a number", "operator", "POST", sub, `{"step_path": "discovery", "attempt": "1", "content": {"title": "t"}}`, 400, "invalid_request"},
+		{"stale attempt", "operator", "POST", sub, `{"step_path": "discovery", "attempt": 2, "content": {"title": "t"}}`, 409, "conflict"},
+		{"another step", "operator", "POST", sub, `{"step_path": "backlog", "attempt": 1, "content": {"title": "t"}}`, 409, "conflict"},
+		{"no questions to answer", "operator", "POST", "/api/v1/executions/" + id + "/clarification", `{"step_path": "discovery", "attempt": 1, "answers": {}}`, 409, "conflict"},
+		{"nothing to accept", "pm", "POST", "/api/v1/executions/" + id + "/acceptance", `{"step_path": "discovery", "document_id": "doc_x", "version": 1, "accepted": true}`, 409, "conflict"},
+		{"not failed: no retry", "operator", "POST", "/api/v1/executions/" + id + "/retry", ``, 409, "conflict"},
 		{"bad status filter", "viewer", "GET", "/api/v1/executions?status=sleeping", "", 400, "invalid_request"},
 		{"bad limit", "viewer", "GET", "/api/v1/executions?limit=0", "", 400, "invalid_request"},
-		{"submission failing QA", "operator", "POST", "/api/v1/executions/" + id + "/submissions", `{"content": {"summary": "no title"}}`, 400, "invalid_request"},
+		{"submission failing QA", "operator", "POST", sub, `{"step_path": "discovery", "attempt": 1, "content": {"summary": "no title"}}`, 400, "invalid_request"},
 	}
 	for _, s := range steps {
 		ae = execAPIError{}
@@ -173,31 +209,53 @@ func TestExecutionAPI(t *testing.T) {
 	// server's denial hook, with the caller the authenticator resolved.
 	denied, _, err := c.callers.svc.FindAudit(context.Background(),
 		combine.AuditFilter{Action: combine.AuditPermissionDenied, Actor: c.callers.userID("viewer")})
-	if err != nil || len(denied) != 2 {
-		t.Fatalf("viewer's audited denials = %d (%v), want 2", len(denied), err)
+	if err != nil || len(denied) != 3 {
+		t.Fatalf("viewer's audited denials = %d (%v), want 3", len(denied), err)
 	}
-	c.waitFor(id, combine.StatusWaitingInput, "discovery")
-	// The whole body is the document when it has no "content" object.
-	if code := c.do("operator", "POST", "/api/v1/executions/"+id+"/submissions", `{"title": "Discovery"}`, &e); code != 200 {
+	// A 409 carries the current pending list: the discovery's attempt 2.
+	ae = execAPIError{}
+	if code := c.do("operator", "POST", sub, `{"step_path": "discovery", "attempt": 1, "content": {"title": "late"}}`, &ae); code != 409 {
+		t.Fatalf("stale submission = %d", code)
+	}
+	if p, _ := ae.Error.Details["pending"].([]any); len(p) != 1 || p[0].(map[string]any)["attempt"].(float64) != 2 {
+		t.Fatalf("409 details = %+v", ae.Error.Details)
+	}
+	// A document type may have its own top-level "content" field: the
+	// envelope's "content" is the document, always.
+	if code := c.do("operator", "POST", sub, `{"step_path": "discovery", "attempt": 2, "title": "Discovery", "content": {"title": "D", "content": {"nested": true}}}`, &e); code != 200 {
 		t.Fatalf("submit = %d", code)
 	}
-	c.waitFor(id, combine.StatusWaitingInput, "backlog")
-	if code := c.do("operator", "POST", "/api/v1/executions/"+id+"/submissions",
-		`{"title": "Backlog", "content": {"title": "Backlog", "epics": []}}`, nil); code != 200 {
+	c.item(id, "backlog", combine.WorkInput)
+	if code := c.do("operator", "POST", sub,
+		`{"step_path": "backlog", "attempt": 1, "title": "Backlog", "content": {"title": "Backlog", "epics": []}}`, nil); code != 200 {
 		t.Fatalf("submit backlog = %d", code)
 	}
-	e = c.waitFor(id, combine.StatusWaitingAcceptance, "backlog")
-	ae = execAPIError{}
-	if code := c.do("operator", "POST", "/api/v1/executions/"+id+"/acceptance", `{"accepted": true}`, &ae); code != 403 {
-		t.Fatalf("operator without the pm role decided: %d", code)
+	_, acc := c.item(id, "backlog", combine.WorkAcceptance)
+	decide := func(who, body string) (int, execAPIError) {
+		var ae execAPIError
+		return c.do(who, "POST", "/api/v1/executions/"+id+"/acceptance", body, &ae), ae
 	}
-	if code := c.do("pm", "POST", "/api/v1/executions/"+id+"/acceptance", `{"comment": "?"}`, nil); code != 400 {
+	ref := `"step_path": "backlog", "attempt": 1, "document_id": "` + acc.Document.DocumentID + `", "version": 1`
+	if code, ae := decide("operator", `{`+ref+`, "accepted": true}`); code != 403 || ae.Error.RequiredPermission != "" ||
+		fmt.Sprint(ae.Error.Details["required_roles"]) != "[pm]" {
+		t.Fatalf("operator without the pm role: %d %+v", code, ae.Error)
+	}
+	denied, _, _ = c.callers.svc.FindAudit(context.Background(),
+		combine.AuditFilter{Action: combine.AuditPermissionDenied, Actor: c.callers.userID("operator")})
+	if len(denied) != 2 || !strings.Contains(denied[0].Reason, "reviewer role") || !strings.Contains(denied[0].Reason, "pm") {
+		t.Fatalf("the reviewer-role refusal was not audited (newest first): %+v", denied[0])
+	}
+	if code, _ := decide("pm", `{`+ref+`, "comment": "?"}`); code != 400 {
 		t.Fatalf("decision without accepted = %d", code)
 	}
-	if code := c.do("pm", "POST", "/api/v1/executions/"+id+"/acceptance", `{"accepted": true, "comment": "ok"}`, nil); code != 200 {
-		t.Fatalf("accept = %d", code)
+	if code, _ := decide("pm", `{"step_path": "backlog", "accepted": true}`); code != 400 {
+		t.Fatalf("decision without the document = %d", code)
 	}
-	c.waitFor(id, combine.StatusCompleted, "") // no epics: nothing to iterate
+	// Accept with edits: the pm's corrected version is stored and accepted.
+	if code, ae := decide("pm", `{`+ref+`, "accepted": true, "comment": "ok", "content": {"title": "Backlog (pm)", "epics": []}}`); code != 200 {
+		t.Fatalf("accept with edits = %d %+v", code, ae)
+	}
+	c.waitStatus(id, combine.StatusCompleted) // no epics: nothing to iterate
 
 	var docs struct {
 		Documents []combine.Document `json:"documents"`
@@ -212,17 +270,24 @@ func TestExecutionAPI(t *testing.T) {
 			one = d
 		}
 	}
-	if one.Acceptance.Status != combine.AcceptanceAccepted || one.Acceptance.DecidedBy != c.callers.userID("pm") || one.Acceptance.Comment != "ok" {
+	if one.Acceptance.Status != combine.AcceptanceAccepted || one.Acceptance.DecidedBy != c.callers.userID("pm") || one.Acceptance.Comment != "ok" ||
+		one.Version != 2 || one.CreatedBy != "user:"+c.callers.userID("pm") || one.Title != "Backlog (pm)" {
 		t.Fatalf("backlog = %+v", one)
 	}
 	var got combine.Document
-	if code := c.do("viewer", "GET", "/api/v1/documents/"+one.ID, "", &got); code != 200 || got.Version != 1 || !got.IsLatest {
+	if code := c.do("viewer", "GET", "/api/v1/documents/"+one.ID, "", &got); code != 200 || got.Version != 2 || !got.IsLatest {
 		t.Fatalf("document = %d %+v", code, got)
+	}
+	for _, d := range docs.Documents {
+		if d.DocumentType == "discovery" && (string(d.Content) != `{"title":"D","content":{"nested":true}}` || d.Title != "Discovery") {
+			t.Fatalf("discovery stored as %q %s", d.Title, d.Content)
+		}
 	}
 	var versions struct {
 		Versions []combine.Document `json:"versions"`
 	}
-	if code := c.do("viewer", "GET", "/api/v1/documents/"+one.ID+"/versions", "", &versions); code != 200 || len(versions.Versions) != 1 {
+	if code := c.do("viewer", "GET", "/api/v1/documents/"+one.ID+"/versions", "", &versions); code != 200 || len(versions.Versions) != 2 ||
+		versions.Versions[1].Acceptance.Status != combine.AcceptanceSuperseded {
 		t.Fatalf("versions = %d %+v", code, versions)
 	}
 	if code := c.do("viewer", "GET", "/api/v1/documents/doc_nope", "", nil); code != 404 {
@@ -233,20 +298,21 @@ func TestExecutionAPI(t *testing.T) {
 	}
 
 	// The step record shows every attempt: the refused submission with its
-	// problems, then the accepted one.
+	// problems and sender, then the accepted one.
 	var record struct {
 		Steps []combine.StepRun `json:"steps"`
 	}
 	if code := c.do("viewer", "GET", "/api/v1/executions/"+id+"/steps", "", &record); code != 200 || len(record.Steps) != 2 {
 		t.Fatalf("steps = %d %+v", code, record)
 	}
-	disc := record.Steps[0]
-	if disc.StepID != "discovery" || disc.Status != "completed" || disc.QAFailures != 1 || len(disc.Attempts) != 2 ||
-		disc.Attempts[0].Status != "qa_failed" || len(disc.Attempts[0].Problems) != 1 ||
-		disc.Attempts[1].Status != "document" || disc.Attempts[1].Worker != "user:"+c.callers.userID("operator") || disc.Attempts[1].DocumentID == "" {
-		t.Fatalf("discovery record = %+v", disc)
+	op := "user:" + c.callers.userID("operator")
+	d := record.Steps[0]
+	if d.StepID != "discovery" || d.Status != "completed" || d.QAFailures != 1 || len(d.Attempts) != 2 ||
+		d.Attempts[0].Status != "qa_failed" || len(d.Attempts[0].Problems) != 1 || d.Attempts[0].Worker != op ||
+		d.Attempts[1].Status != "completed" || d.Attempts[1].Worker != op || d.Attempts[1].DocumentID == "" {
+		t.Fatalf("discovery record = %+v", d)
 	}
-	if back := record.Steps[1]; back.Attempts[0].Status != "accepted" {
+	if back := record.Steps[1]; back.Attempts[0].Status != "accepted" || len(back.Attempts[0].Inputs) != 1 {
 		t.Fatalf("backlog record = %+v", back)
 	}
 	if code := c.do("viewer", "GET", "/api/v1/executions/exe_nope/steps", "", nil); code != 404 {
@@ -266,7 +332,7 @@ func TestListExecutionsFiltersAndPages(t *testing.T) {
 		ids = append(ids, e.ID)
 	}
 	for _, id := range ids {
-		c.waitFor(id, combine.StatusWaitingInput, "discovery")
+		c.item(id, "discovery", combine.WorkInput)
 	}
 	if code := c.do("admin", "POST", "/api/v1/executions/"+ids[0]+"/cancel", "", nil); code != 200 {
 		t.Fatalf("cancel = %d", code)

@@ -20,7 +20,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Dialect names the SQL engine behind a DB.
@@ -86,10 +85,11 @@ func openSQLite(ctx context.Context, path string, poolSize int) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: the path must not contain ? or #", path)
 	}
 	const pragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	w, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&"+pragmas+"&_txlock=immediate")
+	wc, err := newCachingConnector("file:" + path + "?_pragma=journal_mode(WAL)&" + pragmas + "&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	w := sql.OpenDB(wc)
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -98,11 +98,12 @@ func openSQLite(ctx context.Context, path string, poolSize int) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	rc, err := newCachingConnector("file:" + path + "?" + pragmas + "&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite reader: %w", err)
 	}
+	r := sql.OpenDB(rc)
 	n := max(poolSize, 2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)

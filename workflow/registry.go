@@ -15,16 +15,27 @@ type Registry struct {
 	order         []string
 	entries       map[string]*entry
 	clarification *schema
+	warnings      []string
 }
 
+// Warnings lists what the load left out and why (for the log at start).
+func (r *Registry) Warnings() []string { return slices.Clone(r.warnings) }
+
 var _ combine.WorkflowService = (*Registry)(nil)
+
+// collection is the field of a document type holding owned entities and
+// the entity type of its items.
+type collection struct {
+	field      string
+	entityType string
+}
 
 // entry is one loaded definition with everything resolved for it.
 type entry struct {
 	raw         []byte // canonical JSON of the definition
 	file        string
 	docSchemas  map[string]*schema
-	collections map[string]string // doc type → collection_field
+	collections map[string]collection // doc type → its collection
 	docTypes    map[string]bool
 	stepPrompts map[string]*combine.StepPrompts
 }
@@ -34,11 +45,11 @@ func newEntry(wf *combine.Workflow, file string, src *source) (*entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode definition: %w", err)
 	}
-	e := &entry{raw: raw, file: file, docSchemas: map[string]*schema{}, collections: map[string]string{}, docTypes: map[string]bool{}, stepPrompts: map[string]*combine.StepPrompts{}}
+	e := &entry{raw: raw, file: file, docSchemas: map[string]*schema{}, collections: map[string]collection{}, docTypes: map[string]bool{}, stepPrompts: map[string]*combine.StepPrompts{}}
 	for id, dt := range wf.DocumentTypes {
 		e.docTypes[id] = true
 		if dt.CollectionField != "" {
-			e.collections[id] = dt.CollectionField
+			e.collections[id] = collection{field: dt.CollectionField, entityType: ownedEntity(wf, id, dt)}
 		}
 		if dt.Schema != "" {
 			e.docSchemas[id], _ = src.schemas.get(dt.Schema)
@@ -147,12 +158,12 @@ func (r *Registry) ValidateDocument(ctx context.Context, workflowID, docType str
 	if s := e.docSchemas[docType]; s != nil {
 		ps = s.validateJSON(content, documentCodes)
 	}
-	if field, ok := e.collections[docType]; ok {
+	if c, ok := e.collections[docType]; ok {
 		flagged := map[string]bool{}
 		for _, p := range ps {
 			flagged[p.Path] = true
 		}
-		for _, p := range collectionProblems(obj, field) {
+		for _, p := range collectionProblems(content, c) {
 			if !flagged[p.Path] {
 				ps = append(ps, p)
 			}
@@ -161,31 +172,43 @@ func (r *Registry) ValidateDocument(ctx context.Context, workflowID, docType str
 	return ps, nil
 }
 
-// collectionProblems checks that every item of obj[field] is an object
-// with a unique, non-empty string id.
-func collectionProblems(obj map[string]json.RawMessage, name string) []combine.Problem {
-	base := field("$", name)
-	var items []json.RawMessage
-	if err := json.Unmarshal(obj[name], &items); err != nil || obj[name] == nil {
-		return []combine.Problem{{Code: CodeDocumentSchema, Path: base, Message: fmt.Sprintf("%q must be an array of items", name)}}
+// ownedEntity names the entity type of a document type's collection: the
+// one whose parent_doc_type it is (the first of may_own when several).
+func ownedEntity(wf *combine.Workflow, docType string, dt combine.DocumentTypeDef) string {
+	for _, name := range dt.MayOwn {
+		if wf.EntityTypes[name].ParentDocType == docType {
+			return name
+		}
+	}
+	for _, name := range sortedKeys(wf.EntityTypes) {
+		if wf.EntityTypes[name].ParentDocType == docType {
+			return name
+		}
+	}
+	return ""
+}
+
+// collectionProblems checks that every item of the collection is an
+// object with a unique id (as "id" or "<entity type>_id") that can become
+// part of a scope id.
+func collectionProblems(content json.RawMessage, c collection) []combine.Problem {
+	base := field("$", c.field)
+	items, err := combine.CollectionItems(content, c.field)
+	if err != nil || items == nil {
+		return []combine.Problem{{Code: CodeDocumentSchema, Path: base, Message: fmt.Sprintf("%q must be an array of items", c.field)}}
 	}
 	var ps []combine.Problem
 	seen := map[string]string{}
 	for i, raw := range items {
-		var item struct {
-			ID any `json:"id"`
-		}
 		p := index(base, i)
-		id, ok := "", json.Unmarshal(raw, &item) == nil
-		if ok {
-			id, ok = item.ID.(string)
-		}
-		if !ok || id == "" {
-			ps = append(ps, combine.Problem{Code: CodeDocumentSchema, Path: p + ".id", Message: "each item needs a non-empty string id"})
+		key := combine.ItemIDKey(raw, c.entityType)
+		id, err := combine.ItemID(raw, c.entityType)
+		if err != nil {
+			ps = append(ps, combine.Problem{Code: CodeDocumentSchema, Path: p + "." + key, Message: err.Error()})
 			continue
 		}
 		if first, dup := seen[id]; dup {
-			ps = append(ps, combine.Problem{Code: CodeDocumentSchema, Path: p + ".id", Message: fmt.Sprintf("id %q is already used by %s", id, first)})
+			ps = append(ps, combine.Problem{Code: CodeDocumentSchema, Path: p + "." + key, Message: fmt.Sprintf("id %q is already used by %s", id, first)})
 			continue
 		}
 		seen[id] = p

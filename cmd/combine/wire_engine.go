@@ -21,6 +21,9 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 	}
 	wfs, _ := reg.ListWorkflows(ctx)
 	a.logger.Info("workflow definitions loaded", "count", len(wfs), "workflows_dir", a.cfg.WorkflowsDir)
+	for _, w := range reg.Warnings() {
+		a.logger.Warn("workflow definition not loaded", "detail", w)
+	}
 	srv.Engine.Workflows = reg
 
 	notifier := a.eventNotifier()
@@ -29,6 +32,7 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 		DB: a.db, Workflows: reg, Logger: a.logger,
 		InstanceID:  runnerInstanceID(rc.InstanceID, a.cfg.Addr),
 		Concurrency: rc.Concurrency, StepTimeout: rc.StepTimeout, RescueAfter: rc.RescueAfter, PollInterval: rc.PollInterval,
+		IterationConcurrency: rc.IterationConcurrency, Audit: srv.Identity.Audit,
 		OnEvent: notifier.Wake, Subscribe: notifier.Subscribe, Registerer: a.reg,
 	})
 	if err != nil {

@@ -1,100 +1,62 @@
-// Package enginetest holds test doubles shared by the engine's and the
-// HTTP layer's tests: a small workflow with two nested iterations.
+// Package enginetest holds what the engine's and the HTTP layer's tests
+// share: the real workflow registry loaded with the built-ins and a small
+// test workflow ("tiny": discovery → epic backlog (pm accepts) → per epic:
+// story backlog (ba accepts) → per story: notes), written as a
+// WORKFLOWS_DIR on the built-in prompt set.
 package enginetest
 
 import (
-	"context"
-	"encoding/json"
+	"embed"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 
-	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/workflow"
 )
 
-// TinyWorkflow ("tiny") is project discovery → epic backlog (pm accepts) → per
-// epic: story backlog (ba accepts) → per story: notes.
-const TinyWorkflow = `{
-  "schema_version": "workflow.v1", "workflow_id": "tiny", "revision": "r1", "effective_date": "2026-01-01", "name": "Tiny",
-  "scopes": {"project": {"parent": null}, "epic": {"parent": "project"}, "story": {"parent": "epic"}},
-  "document_types": {
-    "discovery": {"name": "Discovery", "scope": "project"},
-    "epic_backlog": {"name": "Epic backlog", "scope": "project", "may_own": ["epic"], "collection_field": "epics",
-      "acceptance_required": true, "accepted_by": ["pm"]},
-    "story_backlog": {"name": "Story backlog", "scope": "epic", "may_own": ["story"], "collection_field": "stories",
-      "acceptance_required": true, "accepted_by": ["ba"]},
-    "notes": {"name": "Notes", "scope": "story"}
-  },
-  "entity_types": {
-    "epic": {"name": "Epic", "parent_doc_type": "epic_backlog", "creates_scope": "epic"},
-    "story": {"name": "Story", "parent_doc_type": "story_backlog", "creates_scope": "story"}
-  },
-  "steps": [
-    {"step_id": "discovery", "role": "pm", "task_prompt": "discovery", "produces": "discovery", "scope": "project"},
-    {"step_id": "backlog", "role": "pm", "task_prompt": "backlog", "produces": "epic_backlog", "scope": "project",
-      "inputs": [{"doc_type": "discovery", "scope": "project"}]},
-    {"step_id": "per_epic", "scope": "epic", "iterate_over": {"doc_type": "epic_backlog", "collection_field": "epics", "entity_type": "epic"},
-      "steps": [
-        {"step_id": "stories", "role": "ba", "task_prompt": "stories", "produces": "story_backlog", "scope": "epic",
-          "inputs": [{"doc_type": "epic_backlog", "scope": "project"}, {"entity_type": "epic", "scope": "epic", "context": true}]},
-        {"step_id": "per_story", "scope": "story", "iterate_over": {"doc_type": "story_backlog", "collection_field": "stories", "entity_type": "story"},
-          "steps": [
-            {"step_id": "notes", "role": "developer", "task_prompt": "notes", "produces": "notes", "scope": "story",
-              "inputs": [{"doc_type": "story_backlog", "scope": "epic"}, {"entity_type": "story", "scope": "story", "context": true}]}
-          ]}
-      ]}
-  ]
-}`
+//go:embed testdata/workflows
+var files embed.FS
 
-// Workflows is a combine.WorkflowService serving TinyWorkflow; the
-// schema of every document type requires a string "title".
-type Workflows struct{ wf *combine.Workflow }
-
-// NewWorkflows returns the tiny workflow service.
-func NewWorkflows(t testing.TB) *Workflows {
+// Dir writes the test WORKFLOWS_DIR into a temporary directory and
+// returns its path.
+func Dir(t testing.TB) string {
 	t.Helper()
-	var wf combine.Workflow
-	if err := json.Unmarshal([]byte(TinyWorkflow), &wf); err != nil {
+	dir := t.TempDir()
+	if err := Write(dir); err != nil {
 		t.Fatal(err)
 	}
-	return &Workflows{wf: &wf}
+	return dir
 }
 
-// ListWorkflows implements combine.WorkflowService.
-func (f *Workflows) ListWorkflows(context.Context) ([]*combine.Workflow, error) {
-	return []*combine.Workflow{f.wf}, nil
-}
-
-// FindWorkflow implements combine.WorkflowService.
-func (f *Workflows) FindWorkflow(_ context.Context, id string) (*combine.Workflow, error) {
-	if id != f.wf.ID {
-		return nil, combine.Errorf(combine.ENOTFOUND, "workflow %q not found", id)
+// Write writes the test WORKFLOWS_DIR into dir.
+func Write(dir string) error {
+	root, err := fs.Sub(files, "testdata/workflows")
+	if err != nil {
+		return err
 	}
-	return f.wf, nil
+	return fs.WalkDir(root, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			if err == nil {
+				err = os.MkdirAll(filepath.Join(dir, p), 0o755)
+			}
+			return err
+		}
+		b, err := fs.ReadFile(root, p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
+	})
 }
 
-// DocumentSchema implements combine.WorkflowService.
-func (f *Workflows) DocumentSchema(context.Context, string, string) (json.RawMessage, error) {
-	return json.RawMessage(`{"type":"object","required":["title"]}`), nil
-}
-
-// ValidateDocument implements combine.WorkflowService.
-func (f *Workflows) ValidateDocument(_ context.Context, _, _ string, content json.RawMessage) ([]combine.Problem, error) {
-	var v map[string]any
-	if err := json.Unmarshal(content, &v); err != nil {
-		return []combine.Problem{{Code: "parse", Path: "$", Message: "not JSON"}}, nil
+// Registry returns the real workflow registry with the built-in
+// workflows and "tiny".
+func Registry(t testing.TB) *workflow.Registry {
+	t.Helper()
+	reg, err := workflow.Load(workflow.Options{Dir: Dir(t)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := v["title"].(string); !ok {
-		return []combine.Problem{{Code: "required", Path: "$.title", Message: "title is required"}}, nil
-	}
-	return nil, nil
+	return reg
 }
-
-// StepPrompts implements combine.WorkflowService.
-func (f *Workflows) StepPrompts(context.Context, string, string) (*combine.StepPrompts, error) {
-	return &combine.StepPrompts{}, nil
-}
-
-// ClarificationSchema implements combine.WorkflowService.
-func (f *Workflows) ClarificationSchema() json.RawMessage { return json.RawMessage(`{}`) }
-
-// ValidateClarification implements combine.WorkflowService.
-func (f *Workflows) ValidateClarification(json.RawMessage) []combine.Problem { return nil }
