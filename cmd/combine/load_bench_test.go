@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -119,7 +120,7 @@ func benchLoad(b *testing.B, databaseURL string) {
 		fmt.Fprintf(w, "%-26s %10.0f %7.2f %9s %9s\n", t.name, res.rate(), res.rate()/base,
 			res.percentile(0.50).Round(10*time.Microsecond), res.percentile(0.99).Round(10*time.Microsecond))
 	}
-	fmt.Fprintf(w, "combine serve RSS under load: max %.1f MB\n", float64(maxRSS)/1024)
+	fmt.Fprintf(w, "combine serve RSS under load: max %.1f MB; credential cache: %s\n", float64(maxRSS)/1024, cacheStats(b, srv.addr))
 	b.ReportMetric(base, "bare_req/s")
 	for i, key := range []string{"", "live", "me_token", "me_session"} {
 		if key == "" {
@@ -130,6 +131,27 @@ func benchLoad(b *testing.B, databaseURL string) {
 	}
 	b.ReportMetric(float64(maxRSS)/1024, "RSS_MB")
 	b.ReportMetric(0, "ns/op")
+}
+
+// cacheStats summarizes the server's credential cache from /health: the
+// steady state should read the database about once per credential and TTL.
+func cacheStats(b *testing.B, addr string) string {
+	b.Helper()
+	resp, err := http.Get("http://" + addr + "/health")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Components map[string]struct {
+			Details map[string]any `json:"details"`
+		} `json:"components"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		b.Fatal(err)
+	}
+	d := h.Components["cache"].Details
+	return fmt.Sprintf("%v hits, %v misses (database reads), hit rate %v", d["hits"], d["misses"], d["hit_rate"])
 }
 
 // loadAverage is the machine's 1-minute load average: on a shared machine
