@@ -22,7 +22,9 @@ func startCredentialCache(t testing.TB, db *sqldb.DB, svc *identity.Service, log
 	var n *events.Notifier
 	if db.Dialect == sqldb.Postgres {
 		n = events.NewNotifier(db, logger)
-		n.Retry = 50 * time.Millisecond
+		// Long enough for a test that cuts the connection to see the
+		// cache bypassed, short enough to see it come back.
+		n.Retry = time.Second
 		n.Listen(identity.NotifyChannel, cache)
 		if err := n.Start(ctx); err != nil {
 			t.Fatal(err)
