@@ -116,7 +116,7 @@ func TestNotifierListeners(t *testing.T) {
 	}
 	eventually(t, "down, then up again", func() bool {
 		_, s := rec.snapshot()
-		return len(s) == 3 && s[1] == "down" && s[2] == "up"
+		return len(s) >= 3 && s[1] == "down" && s[len(s)-1] == "up"
 	})
 	send("combine_test_channel", "three", true)
 	eventually(t, "a notification after the reconnection", func() bool { p, _ := rec.snapshot(); return len(p) == 3 && p[2] == "three" })
@@ -124,7 +124,7 @@ func TestNotifierListeners(t *testing.T) {
 	if err := n.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, s := rec.snapshot(); len(s) != 4 || s[3] != "stopped" {
+	if _, s := rec.snapshot(); s[len(s)-1] != "stopped" {
 		t.Fatalf("states = %q, want the last to be stopped", s)
 	}
 }
