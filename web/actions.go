@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/thecombine/combine"
 )
@@ -96,13 +97,13 @@ func (ui *UI) handleSubmit(w http.ResponseWriter, r *http.Request) error {
 	}
 	st := &itemState{anchor: itemAnchor(it)}
 	if editorOp(r, sch, st) {
-		return ui.renderExecution(w, r, http.StatusOK, e, st)
+		return ui.renderExecution(w, r, http.StatusOK, e.ID, st)
 	}
 	doc, raw, rawText, msg := editorInput(r, sch, false)
 	st.raw, st.rawText, st.title = raw, rawText, r.PostForm.Get("title")
 	if msg != "" {
 		st.err = msg
-		return ui.renderExecution(w, r, http.StatusBadRequest, e, st)
+		return ui.renderExecution(w, r, http.StatusBadRequest, e.ID, st)
 	}
 	content, err := json.Marshal(doc)
 	if err != nil {
@@ -130,11 +131,52 @@ func (ui *UI) refused(w http.ResponseWriter, r *http.Request, id string, st *ite
 	if ps, ok := ce.Details["problems"].([]string); ok {
 		st.problems = ps
 	}
-	e, ferr := ui.srv.Engine.Executions.FindExecution(r.Context(), id)
-	if ferr != nil {
+	if _, ferr := ui.settled(r, id, st.anchor); ferr != nil {
 		return ferr
 	}
-	return ui.renderExecution(w, r, http.StatusUnprocessableEntity, e, st)
+	return ui.renderExecution(w, r, http.StatusUnprocessableEntity, id, st)
+}
+
+// settleWait bounds how long a refused post waits for the engine to
+// re-open the work item (a worker takes the new attempt first; the
+// person worker hands it back at once).
+const settleWait = 3 * time.Second
+
+// settled returns the execution once the work item at anchor is waiting
+// for a person again (or the execution ended, or settleWait passed), so
+// the page can show the refused document in the new attempt's form.
+func (ui *UI) settled(r *http.Request, id, anchor string) (*combine.Execution, error) {
+	deadline := time.NewTimer(settleWait)
+	defer deadline.Stop()
+	for {
+		var wake <-chan struct{}
+		if ui.srv.Engine.EventWaker != nil {
+			ch, cancel := ui.srv.Engine.EventWaker.Subscribe(id)
+			defer cancel()
+			wake = ch
+		}
+		e, err := ui.srv.Engine.Executions.FindExecution(r.Context(), id)
+		if err != nil || e.Status.Terminal() {
+			return e, err
+		}
+		for _, it := range e.Pending {
+			if itemAnchor(it) == anchor {
+				return e, nil
+			}
+		}
+		poll := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-wake:
+		case <-poll.C:
+		case <-deadline.C:
+			poll.Stop()
+			return e, nil
+		case <-r.Context().Done():
+			poll.Stop()
+			return nil, r.Context().Err()
+		}
+		poll.Stop()
+	}
 }
 
 // handleAnswer answers a clarification work item's questions.
@@ -157,7 +199,7 @@ func (ui *UI) handleAnswer(w http.ResponseWriter, r *http.Request) error {
 	})
 	if combine.ErrorCode(err) == combine.EINVALID {
 		st := &itemState{anchor: itemAnchor(it), answers: answers, err: combine.ErrorMessage(err)}
-		return ui.renderExecution(w, r, http.StatusUnprocessableEntity, e, st)
+		return ui.renderExecution(w, r, http.StatusUnprocessableEntity, e.ID, st)
 	} else if err != nil {
 		return err
 	}
@@ -196,13 +238,13 @@ func (ui *UI) handleDecide(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if editorOp(r, sch, st) {
-			return ui.renderExecution(w, r, http.StatusOK, e, st)
+			return ui.renderExecution(w, r, http.StatusOK, e.ID, st)
 		}
 		var msg string
 		doc, st.raw, st.rawText, msg = editorInput(r, sch, false)
 		if msg != "" {
 			st.err = msg
-			return ui.renderExecution(w, r, http.StatusBadRequest, e, st)
+			return ui.renderExecution(w, r, http.StatusBadRequest, e.ID, st)
 		}
 		if d.Content, err = json.Marshal(doc); err != nil {
 			return err
@@ -214,7 +256,7 @@ func (ui *UI) handleDecide(w http.ResponseWriter, r *http.Request) error {
 	if _, err := ui.srv.Engine.Executions.DecideAcceptance(r.Context(), e.ID, d); err != nil {
 		if doc == nil && combine.ErrorCode(err) == combine.EINVALID {
 			st.err = combine.ErrorMessage(err)
-			return ui.renderExecution(w, r, http.StatusUnprocessableEntity, e, st)
+			return ui.renderExecution(w, r, http.StatusUnprocessableEntity, e.ID, st)
 		}
 		return ui.refused(w, r, e.ID, st, doc, err)
 	}

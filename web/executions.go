@@ -137,6 +137,9 @@ type itemView struct {
 	Answers   map[string]string
 	Error     string
 	Editing   bool
+	// Kept marks a form holding what the person posted (a refused
+	// document): live updates must not replace it.
+	Kept bool
 }
 
 // editorView is a document editor: the generated form, or the raw JSON.
@@ -166,10 +169,6 @@ type itemState struct {
 // handleExecution shows an execution: its status, live progress, the
 // open work items with the form each needs, documents and activity.
 func (ui *UI) handleExecution(w http.ResponseWriter, r *http.Request) error {
-	e, err := ui.srv.Engine.Executions.FindExecution(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
 	st := &itemState{}
 	q := r.URL.Query()
 	switch {
@@ -180,11 +179,22 @@ func (ui *UI) handleExecution(w http.ResponseWriter, r *http.Request) error {
 	default:
 		st = nil
 	}
-	return ui.renderExecution(w, r, http.StatusOK, e, st)
+	return ui.renderExecution(w, r, http.StatusOK, r.PathValue("id"), st)
 }
 
-func (ui *UI) renderExecution(w http.ResponseWriter, r *http.Request, status int, e *combine.Execution, st *itemState) error {
-	v, err := ui.executionView(r, e, st)
+// renderExecution renders the execution page as it is now.
+func (ui *UI) renderExecution(w http.ResponseWriter, r *http.Request, status int, id string, st *itemState) error {
+	// The events are read before the execution: the page then never shows
+	// an older state than the stream position its script resumes from.
+	evs, err := ui.lastEvents(r, id, 15)
+	if err != nil {
+		return err
+	}
+	e, err := ui.srv.Engine.Executions.FindExecution(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	v, err := ui.executionView(r, e, evs, st)
 	if err != nil {
 		return err
 	}
@@ -194,7 +204,7 @@ func (ui *UI) renderExecution(w http.ResponseWriter, r *http.Request, status int
 	return ui.render(w, r, status, "execution", page{Title: "Execution " + e.ID, Nav: "executions", Live: !e.Status.Terminal(), Data: v})
 }
 
-func (ui *UI) executionView(r *http.Request, e *combine.Execution, st *itemState) (*execView, error) {
+func (ui *UI) executionView(r *http.Request, e *combine.Execution, evs []*combine.Event, st *itemState) (*execView, error) {
 	ctx := r.Context()
 	a := caller(r)
 	eng := ui.srv.Engine
@@ -249,10 +259,6 @@ func (ui *UI) executionView(r *http.Request, e *combine.Execution, st *itemState
 		v.Running = append(v.Running, &itemView{Item: it, Key: itemKey(it), Anchor: itemAnchor(it), Label: itemLabel(wf, it), Why: names.of(it.Worker)})
 	}
 
-	evs, err := ui.lastEvents(r, e.ID, 15)
-	if err != nil {
-		return nil, err
-	}
 	for i := len(evs) - 1; i >= 0; i-- {
 		ev := evs[i]
 		v.Events = append(v.Events, eventRow{Seq: ev.Seq, Type: ev.Type, Text: eventText(ev), Time: ev.Time})
@@ -278,6 +284,7 @@ func (ui *UI) itemView(r *http.Request, e *combine.Execution, wf *combine.Workfl
 	mine := st != nil && st.anchor == iv.Anchor
 	if mine {
 		iv.Error, iv.Comment, iv.Answers, iv.Editing = st.err, st.comment, st.answers, st.edit
+		iv.Kept = st.doc != nil || st.raw || st.answers != nil || st.comment != ""
 	}
 	if !iv.CanAct {
 		return iv, nil
