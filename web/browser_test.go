@@ -363,4 +363,3 @@ func apiStatus(t *testing.T, w *world, tok string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
-

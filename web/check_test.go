@@ -43,4 +43,3 @@ func check(b *tab, name string, path ...string) {
 		b.t.Errorf("%s (%s): accessibility %s violation %s: %s at %s", name, b.location(), v.Impact, v.ID, v.Help, strings.Join(v.Nodes, "; "))
 	}
 }
-

@@ -71,6 +71,8 @@ type world struct {
 	logs  *testlog.Buffer
 	// notifier wakes waiters when an execution's events change.
 	notifier *events.Notifier
+	// routes is the server's whole route table.
+	routes []server.Route
 }
 
 func newWorld(t *testing.T) *world {
@@ -140,7 +142,7 @@ func newWorld(t *testing.T) *world {
 	ts.Config.Handler = h
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &world{t: t, base: base, idp: idp, ids: ids, eng: eng, users: users, logs: logs, notifier: n}
+	return &world{t: t, base: base, idp: idp, ids: ids, eng: eng, users: users, logs: logs, notifier: n, routes: srv.Routes()}
 }
 
 // grant gives a person who signed in (a new user, with the default
@@ -162,7 +164,11 @@ func (w *world) grant(name string) {
 // as returns a context acting as a person, for moving an execution
 // along through the engine where the browser is not what is tested.
 func (w *world) as(name string) context.Context {
-	u := w.users[name]
+	return w.asUser(w.users[name])
+}
+
+// asUser returns a context acting as u.
+func (w *world) asUser(u *combine.User) context.Context {
 	return combine.NewContextWithAuth(context.Background(), &combine.AuthContext{
 		UserID: u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles, Method: combine.AuthMethodSession,
 		Permissions: combine.PermissionsForRoles(u.Roles),
