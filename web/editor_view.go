@@ -41,6 +41,8 @@ type field struct {
 	NextIndex   int
 	// Removable marks an array row (it gets a remove button).
 	Removable bool
+	// AddLabel is the text of an array's add button.
+	AddLabel string
 	CanAdd    bool
 	Problems  []string
 	Depth     int
@@ -158,6 +160,7 @@ func (b *editorBuilder) build(n *schemaNode, p, label string, v any, mandatory b
 			arr = make([]any, min(*n.MinItems, 5))
 		}
 		singular := singularOf(label)
+		f.AddLabel = "Add " + strings.ToLower(singular[:1]) + singular[1:]
 		for i, item := range arr {
 			row := b.build(n.Items, childPath(p, strconv.Itoa(i)), fmt.Sprintf("%s %d", singular, i+1), item, true, depth+1, arrayDepth+1)
 			row.Removable = true
