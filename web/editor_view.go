@@ -43,9 +43,9 @@ type field struct {
 	Removable bool
 	// AddLabel is the text of an array's add button.
 	AddLabel string
-	CanAdd    bool
-	Problems  []string
-	Depth     int
+	CanAdd   bool
+	Problems []string
+	Depth    int
 }
 
 type option struct {
