@@ -200,6 +200,14 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("a viewer sees %d work or cancel forms", n)
 	}
 	check(victor, "execution-viewer")
+	// At phone width the page stays readable: nothing wider than the
+	// screen but the tables, which scroll inside their own box.
+	victor.do("phone width", chromedp.EmulateViewport(390, 844))
+	if wide := evalIn[int](victor, `document.documentElement.scrollWidth`); wide > 390 {
+		t.Fatalf("at 390 px the page is %d px wide", wide)
+	}
+	check(victor, "execution-phone")
+	victor.do("desktop width", chromedp.EmulateViewport(1280, 900))
 	victor.do("forged cancel", chromedp.Evaluate[chromedp.Void](`(() => { const f = document.createElement('form'); f.method = 'post';
 		f.action = '/executions/`+open.ID+`/cancel'; document.body.append(f); f.submit(); })()`))
 	victor.waitJS("the refusal page", `!!document.querySelector('.error-page')`)
