@@ -199,7 +199,13 @@ func (ui *UI) renderExecution(w http.ResponseWriter, r *http.Request, status int
 		return err
 	}
 	if st != nil {
+		// Shown at its work item when that is on the page, else on top.
 		v.Error = st.err
+		for _, it := range v.Items {
+			if it.Anchor == st.anchor {
+				v.Error = ""
+			}
+		}
 	}
 	return ui.render(w, r, status, "execution", page{Title: "Execution " + e.ID, Nav: "executions", Live: !e.Status.Terminal(), Data: v})
 }
