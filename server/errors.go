@@ -51,9 +51,14 @@ type errorDetail struct {
 // Retry-After header of a rate-limited response.
 const RetryAfterKey = "retry_after_seconds"
 
-// Error writes err as the contract's JSON error. Internal errors are
-// logged with the request id and reach the client only as "internal error".
+// Error writes err as the contract's JSON error, or as an HTML page for a
+// Page route (see Pages). Internal errors are logged with the request id
+// and reach the client only as "internal error".
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	if s.isPage(r) {
+		s.Pages.RenderError(w, r, err)
+		return
+	}
 	code, msg := combine.ErrorCode(err), combine.ErrorMessage(err)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

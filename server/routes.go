@@ -91,6 +91,10 @@ type Route struct {
 	// SecretPath marks a path that carries a secret (e.g. a one-time
 	// sign-in token): the access log shows the pattern instead of the path.
 	SecretPath bool
+	// Page marks a browser page (or a form post from one): its errors,
+	// access refusals included, are rendered by the server's Pages as
+	// HTML instead of the API's JSON.
+	Page bool
 }
 
 // Routes returns the whole route table: every endpoint with the access it
@@ -98,7 +102,6 @@ type Route struct {
 func (s *Server) Routes() []Route {
 	var rs []Route
 	rs = append(rs, s.systemRoutes()...)
-	rs = append(rs, s.homeRoutes()...)
 	rs = append(rs, s.identityRoutes()...)
 	rs = append(rs, s.loginRoutes()...)
 	rs = append(rs, s.engineRoutes()...)
@@ -108,9 +111,17 @@ func (s *Server) Routes() []Route {
 	return rs
 }
 
-// Module contributes extra routes (used by tests and optional features).
+// Module contributes extra routes (used by tests and optional features
+// such as the web UI).
 type Module interface {
 	Routes() []Route
+}
+
+// PageRenderer renders errors of Page routes as HTML pages: the web UI
+// sends an anonymous browser to sign in and shows any other refusal or
+// failure as a readable page with the request id.
+type PageRenderer interface {
+	RenderError(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // validateRoutes refuses a table with undeclared access or a bad pattern.

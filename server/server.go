@@ -54,6 +54,12 @@ type Server struct {
 	Login    LoginDeps
 	Engine   EngineDeps
 
+	// Pages renders the errors of Page routes (nil: they render as JSON
+	// like the API's); set by the web UI with AddModule.
+	Pages PageRenderer
+	// pagePatterns are the patterns of the Page routes.
+	pagePatterns map[string]bool
+
 	modules []Module
 	mux     *http.ServeMux
 	handler http.Handler
@@ -128,8 +134,12 @@ func (s *Server) Handler() (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	s.pagePatterns = map[string]bool{}
 	for _, rt := range routes {
 		mux.Handle(rt.Pattern, s.wrap(rt))
+		if rt.Page {
+			s.pagePatterns[rt.Pattern] = true
+		}
 		if rt.SecretPath {
 			_, path, _ := strings.Cut(rt.Pattern, " ")
 			prefix, _, _ := strings.Cut(path, "{")
@@ -139,6 +149,11 @@ func (s *Server) Handler() (http.Handler, error) {
 		}
 	}
 	mux.HandleFunc("/api/", s.apiFallback)
+	if s.Pages != nil {
+		// Outside /api/, a browser asking for what does not exist gets a
+		// readable page rather than net/http's plain text.
+		mux.HandleFunc("/", s.pageFallback)
+	}
 	s.mux = mux
 
 	cop := http.NewCrossOriginProtection()
@@ -246,20 +261,53 @@ func (s *Server) authorize(r *http.Request, rt Route, a *combine.AuthContext) er
 // apiFallback answers every /api/ request that no route matched: 405 with
 // Allow when the path exists for other methods, else 404 — as JSON.
 func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) {
+	s.fallback(w, r, "/api/", func(err error) { s.Error(w, r, err) })
+}
+
+// pageFallback answers every other request that no route matched, as a
+// page: 405 with Allow when the path exists for other methods, else 404.
+func (s *Server) pageFallback(w http.ResponseWriter, r *http.Request) {
+	s.fallback(w, r, "/", func(err error) { s.Pages.RenderError(w, r, err) })
+}
+
+// fallback sends a 405 with Allow when the path exists for other methods
+// (other than through the fallback pattern itself), else a 404.
+func (s *Server) fallback(w http.ResponseWriter, r *http.Request, self string, render func(error)) {
 	var allowed []string
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, p := s.mux.Handler(probe); p != "" && p != "/api/" {
+		if _, p := s.mux.Handler(probe); p != "" && p != self {
 			allowed = append(allowed, m)
 		}
 	}
 	if len(allowed) > 0 {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		s.Error(w, r, combine.Errorf(combine.EMETHODNOTALLOWED, "method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
+		render(combine.Errorf(combine.EMETHODNOTALLOWED, "method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
 		return
 	}
-	s.Error(w, r, combine.Errorf(combine.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	if self == "/" {
+		render(combine.Errorf(combine.ENOTFOUND, "there is no page at %s", r.URL.Path))
+		return
+	}
+	render(combine.Errorf(combine.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}
+
+// isPage reports whether r is for a Page route: the route the request
+// matched, or (before routing, e.g. a cross-origin refusal) the route the
+// mux would pick.
+func (s *Server) isPage(r *http.Request) bool {
+	if s.Pages == nil {
+		return false
+	}
+	if info := infoFrom(r.Context()); info != nil && info.route != "" {
+		return s.pagePatterns[info.route]
+	}
+	if s.mux == nil {
+		return false
+	}
+	_, p := s.mux.Handler(r)
+	return s.pagePatterns[p] || (p == "/" && !strings.HasPrefix(r.URL.Path, "/api/"))
 }
 
 // Serve listens on the configured address until ctx is cancelled, then

@@ -48,6 +48,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err := a.wireEngine(ctx, srv); err != nil {
 		return err
 	}
+	if err := a.wireWeb(srv); err != nil {
+		return err
+	}
 	v, err := a.migrate(ctx)
 	if err != nil {
 		return err
