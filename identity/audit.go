@@ -83,7 +83,17 @@ func (s *Service) fillAudit(ctx context.Context, e *combine.AuditEntry) {
 	if e.ID == "" {
 		e.ID = s.auditID(e.At)
 	}
+	// Entries often quote what a client sent (an email, a route): keep
+	// every field storable and bounded, counted in characters.
+	e.Actor = safeText(e.Actor, MaxAuditField)
+	e.Target = safeText(e.Target, MaxAuditField)
+	e.Reason = safeText(e.Reason, MaxAuditField)
+	e.ClientAddr = safeText(e.ClientAddr, MaxAuditField)
+	e.RequestID = safeText(e.RequestID, MaxAuditField)
 }
+
+// MaxAuditField bounds each text field of an audit entry, in characters.
+const MaxAuditField = 300
 
 // insertAudit appends e using q (a transaction, so that a change and its
 // record commit together).

@@ -92,6 +92,9 @@ func (s *Service) authenticateToken(ctx context.Context, bearer string) (*combin
 	}
 	a := st.user.context(combine.AuthMethodPAT)
 	a.TokenID = st.id
+	if len(st.scopes) > 0 {
+		a.Scopes = st.scopes
+	}
 	a.Permissions = combine.PermissionsForRoles(st.user.roles).Intersect(st.scopes)
 	return a, nil
 }

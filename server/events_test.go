@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -16,16 +15,12 @@ import (
 	"time"
 
 	"github.com/thecombine/combine"
-	"github.com/thecombine/combine/config"
 	"github.com/thecombine/combine/engine"
 	"github.com/thecombine/combine/events"
-	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/internal/servertest"
 	"github.com/thecombine/combine/internal/sse"
 	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/sqldb"
-	"github.com/thecombine/combine/workflow"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // streamInstance is one server instance on a database: its engine
@@ -46,37 +41,11 @@ type streamOpts struct {
 
 func newStreamInstance(t *testing.T, db *sqldb.DB, o streamOpts) *streamInstance {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	wfs, err := workflow.Load(workflow.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := events.NewNotifier(db, logger)
-	svc, err := engine.New(engine.Config{DB: db, Workflows: wfs, Logger: logger, OnEvent: n.Wake})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = n.Stop(context.Background()) })
-	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("k", 32)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(cfg, logger, health.NewChecker("test", "development"), prometheus.NewRegistry())
-	callers := useIdentity(t, db, srv, "viewer", "admin", "reviewer", forgedCaller, revokedCaller)
-	srv.Engine = server.EngineDeps{
-		Workflows: wfs, Executions: svc, Documents: svc, Events: svc,
-		EventWaker: n, EventPoll: o.poll, EventKeepalive: o.keepalive,
-	}
-	h, err := srv.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return &streamInstance{db: db, svc: svc, notifier: n, ts: ts, srv: srv, callers: callers}
+	s := servertest.New(t, servertest.Options{DB: db, LogLevel: "ERROR"})
+	s.Engine.EventPoll, s.Engine.EventKeepalive = o.poll, o.keepalive
+	callers := useIdentity(t, s, "viewer", "admin", "reviewer", forgedCaller, revokedCaller)
+	ts := s.Start(t)
+	return &streamInstance{db: db, svc: s.EngineSvc, notifier: s.Notifier, ts: ts, srv: s.Server, callers: callers}
 }
 
 // newExecution stores an execution row with an empty log.

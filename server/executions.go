@@ -9,24 +9,6 @@ import (
 	"github.com/thecombine/combine"
 )
 
-// executionRoutes are the execution and document routes of the engine
-// (listed in engineRoutes).
-func (s *Server) executionRoutes() []Route {
-	return []Route{
-		{Pattern: "POST /api/v1/workflows/{id}/executions", Access: RequirePermission(combine.PermWorkflowExecute), Handler: s.handleStartExecution},
-		{Pattern: "GET /api/v1/executions", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleListExecutions},
-		{Pattern: "GET /api/v1/executions/{id}", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleGetExecution},
-		{Pattern: "GET /api/v1/executions/{id}/steps", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleListSteps},
-		{Pattern: "POST /api/v1/executions/{id}/submissions", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleSubmitDocument},
-		{Pattern: "POST /api/v1/executions/{id}/clarification", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleAnswerClarification},
-		{Pattern: "POST /api/v1/executions/{id}/acceptance", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleDecideAcceptance},
-		{Pattern: "POST /api/v1/executions/{id}/cancel", Access: RequirePermission(combine.PermExecutionCancel), Handler: s.handleCancelExecution},
-		{Pattern: "GET /api/v1/documents", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleListDocuments},
-		{Pattern: "GET /api/v1/documents/{id}", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleGetDocument},
-		{Pattern: "GET /api/v1/documents/{id}/versions", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleDocumentVersions},
-	}
-}
-
 func (s *Server) executions() (combine.ExecutionService, error) {
 	if s.Engine.Executions == nil {
 		return nil, errors.New("execution service is not wired")

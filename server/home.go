@@ -42,11 +42,6 @@ type homeData struct {
 	Executions        []*combine.Execution
 }
 
-// homeRoutes is the landing page.
-func (s *Server) homeRoutes() []Route {
-	return []Route{{Pattern: "GET /{$}", Access: Optional(), Handler: s.handleHome}}
-}
-
 // handleHome sends anonymous visitors to sign in and shows a signed-in
 // user who they are and what is going on.
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) error {

@@ -25,6 +25,8 @@ type reqInfo struct {
 	route string
 	// secretPath hides the raw path from the access log.
 	secretPath bool
+	// quiet logs a successful request at DEBUG.
+	quiet bool
 }
 
 type reqInfoKey struct{}
@@ -150,7 +152,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		switch {
 		case sw.status >= 500:
 			level = slog.LevelError
-		case quietRoutes[route]:
+		case info.quiet:
 			// Probes and scrapes arrive every few seconds: keep them out of
 			// the INFO log unless they fail.
 			level = slog.LevelDebug
@@ -288,9 +290,4 @@ func metricMethod(m string) string {
 		return m
 	}
 	return "OTHER"
-}
-
-// quietRoutes are logged at DEBUG when they succeed.
-var quietRoutes = map[string]bool{
-	"GET /health": true, "GET /health/live": true, "GET /health/ready": true, "GET /metrics": true,
 }

@@ -47,14 +47,14 @@ type Server struct {
 	Authn combine.Authenticator
 	Hooks Hooks
 
-	// Identity, Login and Engine hold each feature area's services; their
-	// types and route tables live in routes_identity.go, routes_login.go
-	// and routes_engine.go.
+	// Identity, Login and Engine hold each feature area's services (see
+	// deps.go); the route table is routes.go.
 	Identity IdentityDeps
 	Login    LoginDeps
 	Engine   EngineDeps
 
-	modules []Module
+	// testRoutes are routes only tests add (export_test.go).
+	testRoutes []Route
 	mux     *http.ServeMux
 	handler http.Handler
 	srv     *http.Server
@@ -80,8 +80,8 @@ func DefaultTimeouts() Timeouts {
 		Idle: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 }
 
-// New returns a server. Call AddModule for each feature area, then Handler
-// or Serve.
+// New returns a server. Set each area's dependencies (Authn, Identity,
+// Login, Engine), then call Handler or Serve.
 func New(cfg *config.Config, logger *slog.Logger, checker *health.Checker, reg *prometheus.Registry) *Server {
 	s := &Server{
 		cfg:      cfg,
@@ -94,9 +94,6 @@ func New(cfg *config.Config, logger *slog.Logger, checker *health.Checker, reg *
 	s.SetGatherer(reg)
 	return s
 }
-
-// AddModule registers a feature area's routes.
-func (s *Server) AddModule(m Module) { s.modules = append(s.modules, m) }
 
 // Logger returns the server's logger.
 func (s *Server) Logger() *slog.Logger { return s.logger }
@@ -122,6 +119,9 @@ func SessionCookieName(secure bool) string {
 func (s *Server) Handler() (http.Handler, error) {
 	if s.handler != nil {
 		return s.handler, nil
+	}
+	if err := s.checkDeps(); err != nil {
+		return nil, err
 	}
 	routes := s.Routes()
 	if err := validateRoutes(routes); err != nil {
@@ -165,7 +165,7 @@ func (s *Server) Handler() (http.Handler, error) {
 func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if info := infoFrom(r.Context()); info != nil {
-			info.route, info.secretPath = rt.Pattern, rt.SecretPath
+			info.route, info.secretPath, info.quiet = rt.Pattern, rt.SecretPath, rt.Quiet
 		}
 		if rt.Stream {
 			// Streams outlive the server's write timeout by design (net/http
@@ -229,18 +229,13 @@ func (s *Server) authorize(r *http.Request, rt Route, a *combine.AuthContext) er
 	if a == nil {
 		return combine.Errorf(combine.EUNAUTHORIZED, "authentication required: send a session cookie or an Authorization: Bearer personal access token")
 	}
-	ps := rt.Access.Permissions
-	if len(ps) == 0 || slices.ContainsFunc(ps, a.Can) {
+	if rt.Access.Kind != AccessPermission || a.Can(rt.Access.Permission) {
 		return nil
 	}
 	if s.Hooks.Denied != nil {
-		s.Hooks.Denied(r.Context(), a, string(ps[0]), rt.Pattern)
+		s.Hooks.Denied(r.Context(), a, string(rt.Access.Permission), rt.Pattern)
 	}
-	err := combine.Forbidden(ps[0])
-	if len(ps) > 1 {
-		err.Message = "this action requires one of the permissions " + rt.Access.String()[len("any of "):]
-	}
-	return err
+	return combine.Forbidden(rt.Access.Permission)
 }
 
 // apiFallback answers every /api/ request that no route matched: 405 with
