@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/thecombine/combine"
 )
@@ -94,16 +96,25 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // DecodeJSON reads the request body as JSON into v, refusing unknown
-// fields, trailing data and a wrong content type with a clear 400, and an
-// oversized body with 413.
+// fields, trailing data, a wrong content type, duplicate keys, deep
+// nesting and text that cannot be stored (not UTF-8, NUL, lone
+// surrogates; see checkJSONText) with a clear 400, and an oversized body
+// with 413.
 func DecodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && mt != "text/json") {
-			return combine.Errorf(combine.EINVALID, "Content-Type must be application/json, not %q", ct)
+			return combine.Errorf(combine.EINVALID, "Content-Type must be application/json, not %q", combine.TruncateText(strings.ToValidUTF8(ct, "?"), 100))
 		}
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return jsonError(err)
+	}
+	if err := checkJSONText(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)

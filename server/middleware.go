@@ -200,8 +200,8 @@ func forwardedClient(values []string, remote netip.Addr, trusted func(netip.Addr
 		}
 	}
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(hops[i])
-		if err != nil {
+		a, ok := parseHop(hops[i])
+		if !ok {
 			break
 		}
 		a = a.Unmap()
@@ -210,6 +210,21 @@ func forwardedClient(values []string, remote netip.Addr, trusted func(netip.Addr
 		}
 	}
 	return remote.String()
+}
+
+// parseHop reads one X-Forwarded-For hop: an address, or an address with
+// a port as some proxies write it ("203.0.113.7:4711", "[2001:db8::1]:80").
+func parseHop(h string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(h); err == nil {
+		return ap.Addr(), true
+	}
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
+		return a, true
+	}
+	return netip.Addr{}, false
 }
 
 // validRequestID accepts a proxy's request id only if it is short and plain.

@@ -55,9 +55,9 @@ type Server struct {
 
 	// testRoutes are routes only tests add (export_test.go).
 	testRoutes []Route
-	mux     *http.ServeMux
-	handler http.Handler
-	srv     *http.Server
+	mux        *http.ServeMux
+	handler    http.Handler
+	srv        *http.Server
 
 	// shutdown is closed when the server begins to shut down, so that
 	// long-lived streams end and let the drain complete.
@@ -153,6 +153,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		s.Error(w, r, combine.Errorf(combine.EFORBIDDEN, "cross-origin request refused"))
 	}))
 	var h http.Handler = cop.Handler(mux)
+	h = s.guardText(h)
 	h = s.limitBody(h)
 	h = s.securityHeaders(h)
 	h = s.recoverer(h)
