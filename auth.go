@@ -202,3 +202,16 @@ func ClientAddrFromContext(ctx context.Context) string {
 	a, _ := ctx.Value(clientAddrKey{}).(string)
 	return a
 }
+
+// CredentialWatcher tells long-lived requests (event streams) when the
+// credentials of a user may have changed — a token or session revoked,
+// the user disabled, or their roles changed — so they re-check theirs at
+// once instead of at their next periodic re-authentication. A watcher
+// may also be woken by another instance (through the database), or
+// spuriously: a wake-up is only a hint to re-authenticate.
+type CredentialWatcher interface {
+	// WatchCredentials returns a channel that receives a value (coalesced)
+	// whenever userID's credentials may have changed, and a function that
+	// ends the watch.
+	WatchCredentials(userID string) (changed <-chan struct{}, cancel func())
+}

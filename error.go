@@ -19,6 +19,10 @@ const (
 	EINTERNAL         = "internal"
 )
 
+// RetryAfterKey is the Details key whose value (whole seconds) tells a
+// refused caller when to retry; the HTTP layer sends it as Retry-After.
+const RetryAfterKey = "retry_after_seconds"
+
 // Error is the one error type of the application. Its message is safe to
 // show to the caller; internal causes are wrapped errors that never are.
 type Error struct {

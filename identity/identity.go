@@ -80,6 +80,7 @@ type Service struct {
 	limiter   *Limiter
 	lastAudit atomic.Uint64
 	stmts     stmts
+	watch     watchers
 }
 
 // Interface checks.
@@ -91,6 +92,8 @@ var (
 	_ combine.LinkService    = (*Service)(nil)
 	_ combine.AuditService   = (*Service)(nil)
 	_ combine.Authenticator  = (*Service)(nil)
+
+	_ combine.CredentialWatcher = (*Service)(nil)
 )
 
 // New returns the identity service on db.

@@ -73,8 +73,8 @@ func (s *Service) Logout(ctx context.Context, sessionID string) error {
 }
 
 func (s *Service) endSession(ctx context.Context, userID, sessionID, action string) error {
-	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		var owner string
+	var owner string
+	err := s.db.WithTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL`, sessionID).Scan(&owner)
 		if err == sql.ErrNoRows || (err == nil && userID != "" && owner != userID) {
 			return combine.Errorf(combine.ENOTFOUND, "session %s not found", sessionID)
@@ -91,6 +91,10 @@ func (s *Service) endSession(ctx context.Context, userID, sessionID, action stri
 		}
 		return s.insertAudit(ctx, tx, e)
 	})
+	if err == nil {
+		s.CredentialsChanged(owner)
+	}
+	return err
 }
 
 // RevokeAllSessions ends every live session of the user.
@@ -106,5 +110,8 @@ func (s *Service) RevokeAllSessions(ctx context.Context, userID string) (int, er
 		return s.insertAudit(ctx, tx, combine.AuditEntry{Action: combine.AuditSessionRevokeAll, Target: userID,
 			Details: map[string]any{"sessions": n}})
 	})
+	if err == nil {
+		s.CredentialsChanged(userID)
+	}
 	return int(n), err
 }

@@ -150,8 +150,8 @@ func (s *Service) ListTokens(ctx context.Context, userID string) ([]*combine.Per
 // caller holds user:manage. Others get ENOTFOUND (existence is not revealed).
 func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 	a := combine.AuthFromContext(ctx)
-	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		var owner string
+	var owner string
+	err := s.db.WithTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT user_id FROM tokens WHERE id = $1 AND revoked_at IS NULL`, tokenID).Scan(&owner)
 		if err == sql.ErrNoRows || (err == nil && a != nil && owner != a.UserID && !a.Can(combine.PermUserManage)) {
 			return combine.Errorf(combine.ENOTFOUND, "token %s not found", tokenID)
@@ -164,6 +164,10 @@ func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 		return s.insertAudit(ctx, tx, combine.AuditEntry{Action: combine.AuditTokenRevoke, Target: tokenID,
 			Details: map[string]any{"owner": owner}})
 	})
+	if err == nil {
+		s.CredentialsChanged(owner)
+	}
+	return err
 }
 
 func containsAll(set, sub combine.PermissionSet) bool {

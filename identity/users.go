@@ -230,6 +230,9 @@ func (s *Service) EnsureUser(ctx context.Context, in combine.UserCreate) (*combi
 		u, err = s.updateUser(ctx, tx, existing.ID, combine.UserUpdate{Roles: &roles})
 		return err
 	})
+	if err == nil && !created {
+		s.CredentialsChanged(u.ID)
+	}
 	return u, created, err
 }
 
@@ -274,6 +277,9 @@ func (s *Service) UpdateUser(ctx context.Context, id string, upd combine.UserUpd
 		u, err = s.updateUser(ctx, tx, id, upd)
 		return err
 	})
+	if err == nil {
+		s.CredentialsChanged(u.ID)
+	}
 	return u, err
 }
 

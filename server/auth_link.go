@@ -60,8 +60,8 @@ func linkErrorStatus(err error) int {
 // setRetryAfter copies a rate limit's wait into the Retry-After header.
 func setRetryAfter(w http.ResponseWriter, err error) {
 	var e *combine.Error
-	if errors.As(err, &e) && e.Details[RetryAfterKey] != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(e.Details[RetryAfterKey]))
+	if errors.As(err, &e) && e.Details[combine.RetryAfterKey] != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(e.Details[combine.RetryAfterKey]))
 	}
 }
 

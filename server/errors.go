@@ -49,10 +49,6 @@ type errorDetail struct {
 	RequestID          string         `json:"request_id,omitempty"`
 }
 
-// RetryAfterKey is the Details key whose value (seconds) becomes the
-// Retry-After header of a rate-limited response.
-const RetryAfterKey = "retry_after_seconds"
-
 // Error writes err as the contract's JSON error. Internal errors are
 // logged with the request id and reach the client only as "internal error".
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
@@ -67,7 +63,7 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &e) && code != combine.EINTERNAL {
 		body.Error.RequiredPermission = e.Permission
 		body.Error.Details = e.Details
-		if ra, ok := e.Details[RetryAfterKey]; ok {
+		if ra, ok := e.Details[combine.RetryAfterKey]; ok {
 			w.Header().Set("Retry-After", fmt.Sprint(ra))
 		}
 	}

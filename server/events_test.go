@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -41,7 +42,7 @@ type streamOpts struct {
 
 func newStreamInstance(t *testing.T, db *sqldb.DB, o streamOpts) *streamInstance {
 	t.Helper()
-	s := servertest.New(t, servertest.Options{DB: db, LogLevel: "ERROR"})
+	s := servertest.New(t, servertest.Options{DB: db, LogLevel: "ERROR", EventPoll: o.poll})
 	s.Engine.EventPoll, s.Engine.EventKeepalive = o.poll, o.keepalive
 	callers := useIdentity(t, s, "viewer", "admin", "reviewer", forgedCaller, revokedCaller)
 	ts := s.Start(t)
@@ -65,6 +66,13 @@ func newExecution(t *testing.T, db *sqldb.DB) string {
 // transaction with the execution's last_seq and the NOTIFY.
 func appendEvents(t *testing.T, db *sqldb.DB, id string, types ...string) {
 	t.Helper()
+	appendEventsData(t, db, id, "", types...)
+}
+
+// appendEventsData is appendEvents with the data of every event ("" for
+// {"n": seq}).
+func appendEventsData(t *testing.T, db *sqldb.DB, id, data string, types ...string) {
+	t.Helper()
 	ctx := context.Background()
 	err := db.WithTx(ctx, func(tx *sql.Tx) error {
 		var last int64
@@ -74,7 +82,7 @@ func appendEvents(t *testing.T, db *sqldb.DB, id string, types ...string) {
 		for _, typ := range types {
 			last++
 			if _, err := tx.ExecContext(ctx, `INSERT INTO execution_events (execution_id, seq, type, data, created_at) VALUES ($1, $2, $3, $4, $5)`,
-				id, last, typ, fmt.Sprintf(`{"n":%d}`, last), sqldb.Time(time.Now())); err != nil {
+				id, last, typ, cmp.Or(data, fmt.Sprintf(`{"n":%d}`, last)), sqldb.Time(time.Now())); err != nil {
 				return err
 			}
 		}

@@ -27,6 +27,10 @@ type reqInfo struct {
 	secretPath bool
 	// quiet logs a successful request at DEBUG.
 	quiet bool
+	// rt and creds are the matched route and the credentials presented,
+	// for streams that re-authorize while open.
+	rt    Route
+	creds combine.Credentials
 }
 
 type reqInfoKey struct{}

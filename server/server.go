@@ -36,6 +36,7 @@ type Server struct {
 	logger  *slog.Logger
 	health  *health.Checker
 	metrics *metrics
+	streams *streamLimits
 
 	metricsHandler http.Handler
 
@@ -43,9 +44,12 @@ type Server struct {
 	// access log hides their secrets even when no route matched.
 	secretPrefixes []string
 
-	// Authn resolves credentials; nil means every protected route is 401.
+	// Authn resolves credentials.
 	Authn combine.Authenticator
-	Hooks Hooks
+	// Credentials, when set, wakes open streams when their caller's
+	// credentials may have changed (they also re-check periodically).
+	Credentials combine.CredentialWatcher
+	Hooks       Hooks
 
 	// Identity, Login and Engine hold each feature area's services (see
 	// deps.go); the route table is routes.go.
@@ -88,6 +92,7 @@ func New(cfg *config.Config, logger *slog.Logger, checker *health.Checker, reg *
 		logger:   logger,
 		health:   checker,
 		metrics:  newMetrics(reg),
+		streams:  newStreamLimits(reg),
 		shutdown: make(chan struct{}),
 		Timeouts: DefaultTimeouts(),
 	}
@@ -166,7 +171,7 @@ func (s *Server) Handler() (http.Handler, error) {
 func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if info := infoFrom(r.Context()); info != nil {
-			info.route, info.secretPath, info.quiet = rt.Pattern, rt.SecretPath, rt.Quiet
+			info.route, info.secretPath, info.quiet, info.rt = rt.Pattern, rt.SecretPath, rt.Quiet, rt
 		}
 		if rt.Stream {
 			// Streams outlive the server's write timeout by design (net/http
@@ -199,6 +204,22 @@ func (s *Server) wrap(rt Route) http.Handler {
 // authenticate extracts credentials (never from the query string) and asks
 // the Authenticator. It returns (nil, nil) when none were presented.
 func (s *Server) authenticate(r *http.Request) (*combine.AuthContext, error) {
+	c := credentials(r, s.cfg.SessionSecureCookies)
+	if info := infoFrom(r.Context()); info != nil {
+		info.creds = c
+	}
+	if !c.HasAuthorization && c.Session == "" {
+		return nil, nil
+	}
+	if s.Authn == nil {
+		return nil, combine.Errorf(combine.EUNAUTHORIZED, "authentication is not available")
+	}
+	return s.Authn.Authenticate(r.Context(), c)
+}
+
+// credentials are what r presents: the Authorization header, the session
+// cookie and the client address.
+func credentials(r *http.Request, secureCookies bool) combine.Credentials {
 	var c combine.Credentials
 	if h, ok := r.Header["Authorization"]; ok {
 		c.HasAuthorization = true
@@ -209,17 +230,11 @@ func (s *Server) authenticate(r *http.Request) (*combine.AuthContext, error) {
 			}
 		}
 	}
-	if ck, err := r.Cookie(SessionCookieName(s.cfg.SessionSecureCookies)); err == nil {
+	if ck, err := r.Cookie(SessionCookieName(secureCookies)); err == nil {
 		c.Session = ck.Value
 	}
 	c.ClientAddr = combine.ClientAddrFromContext(r.Context())
-	if !c.HasAuthorization && c.Session == "" {
-		return nil, nil
-	}
-	if s.Authn == nil {
-		return nil, combine.Errorf(combine.EUNAUTHORIZED, "authentication is not available")
-	}
-	return s.Authn.Authenticate(r.Context(), c)
+	return c
 }
 
 func (s *Server) authorize(r *http.Request, rt Route, a *combine.AuthContext) error {

@@ -62,6 +62,9 @@ type Options struct {
 	DB *sqldb.DB
 	// Workflows is the workflow registry (default: the built-in ones).
 	Workflows combine.WorkflowService
+	// EventPoll is the event poller's interval (default: the
+	// configuration's EVENTS_POLL_INTERVAL, else the notifier's default).
+	EventPoll time.Duration
 	// RunEngine starts the engine's runner, so steps are worked; without
 	// it the engine answers the API and nothing runs in the background.
 	RunEngine bool
@@ -121,6 +124,7 @@ func New(t testing.TB, o Options) *Server {
 
 	s.IdentitySvc = identity.New(db, identity.OptionsFromConfig(cfg), logger)
 	srv.Authn = s.IdentitySvc
+	srv.Credentials = s.IdentitySvc
 	srv.Hooks.Denied = s.IdentitySvc.RecordDenied
 	srv.Identity = server.IdentityDeps{Login: s.IdentitySvc, Users: s.IdentitySvc, Sessions: s.IdentitySvc,
 		Tokens: s.IdentitySvc, Links: s.IdentitySvc, Audit: s.IdentitySvc}
@@ -134,6 +138,11 @@ func New(t testing.TB, o Options) *Server {
 		wfs = reg
 	}
 	s.Notifier = events.NewNotifier(db, logger)
+	s.Notifier.Poll = cfg.EventsPoll
+	if o.EventPoll > 0 {
+		s.Notifier.Poll = o.EventPoll
+	}
+	reg.MustRegister(s.Notifier.Collectors()...)
 	ec := engine.Config{DB: db, Workflows: wfs, Logger: logger, PollInterval: 20 * time.Millisecond,
 		OnEvent: s.Notifier.Wake, Subscribe: s.Notifier.Subscribe}
 	if o.Engine != nil {
