@@ -126,7 +126,8 @@ func (s *Service) RecordAudit(ctx context.Context, e combine.AuditEntry) error {
 	return s.db.WithTx(ctx, func(tx *sql.Tx) error { return s.insertAudit(ctx, tx, e) })
 }
 
-// RecordDenied is the server's Hooks.Denied: it audits a 403.
+// RecordDenied is the server's Hooks.Denied: it audits a 403, repeats
+// from one client aggregated (see RecordFailure).
 func (s *Service) RecordDenied(ctx context.Context, a *combine.AuthContext, required, route string) {
 	e := combine.AuditEntry{
 		Action: combine.AuditPermissionDenied, Target: route, Outcome: combine.OutcomeFailure,
@@ -136,9 +137,7 @@ func (s *Service) RecordDenied(ctx context.Context, a *combine.AuthContext, requ
 		e.ActorID, e.Actor = a.UserID, a.Email
 		e.Details = map[string]any{"auth": a.Method}
 	}
-	if err := s.RecordAudit(ctx, e); err != nil {
-		s.logger.WarnContext(ctx, "audit permission denial", "error", err)
-	}
+	s.RecordFailure(ctx, e)
 }
 
 // MaxAuditPage is the largest page FindAudit returns.

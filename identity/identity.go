@@ -41,6 +41,9 @@ type Options struct {
 	// DefaultActor names the actor of changes made without an
 	// authenticated caller: "cli" for the command line, "system" otherwise.
 	DefaultActor string
+	// AuditWindow is the aggregation window of repeated failures
+	// (DefaultAuditWindow when 0).
+	AuditWindow time.Duration
 }
 
 // OptionsFromConfig extracts the identity options from cfg.
@@ -81,6 +84,7 @@ type Service struct {
 	lastAudit atomic.Uint64
 	stmts     stmts
 	watch     watchers
+	agg       aggregator
 }
 
 // Interface checks.

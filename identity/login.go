@@ -145,12 +145,9 @@ func (s *Service) createExternal(ctx context.Context, tx *sql.Tx, id combine.Ext
 }
 
 func (s *Service) auditLoginFailure(ctx context.Context, provider, email, userID, reason string) {
-	err := s.RecordAudit(ctx, combine.AuditEntry{ActorID: userID, Actor: firstNonEmpty(email, "anonymous"),
+	s.RecordFailure(ctx, combine.AuditEntry{ActorID: userID, Actor: firstNonEmpty(email, "anonymous"),
 		Action: combine.AuditLoginFailure, Outcome: combine.OutcomeFailure, Reason: reason,
 		Details: map[string]any{"provider": provider}})
-	if err != nil {
-		s.logger.WarnContext(ctx, "audit login failure", "error", err)
-	}
 }
 
 func (s *Service) domainAllowed(email string) bool {

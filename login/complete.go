@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -35,11 +36,15 @@ func (s *Service) Complete(ctx context.Context, key string, query url.Values, fl
 	if err != nil {
 		var le *Error
 		if errors.As(err, &le) {
-			s.logger.WarnContext(ctx, "sign-in refused", "provider", key, "reason", le.Error(),
-				"request_id", combine.RequestIDFromContext(ctx))
+			// With an OnFailure (the audit log) the refusal is logged at
+			// WARN there, repeats aggregated; the cause stays at DEBUG.
+			level := slog.LevelWarn
 			if s.onFailure != nil && le.Status != http.StatusNotFound {
+				level = slog.LevelDebug
 				s.onFailure(ctx, key, le.Reason)
 			}
+			s.logger.Log(ctx, level, "sign-in refused", "provider", key, "reason", le.Error(),
+				"request_id", combine.RequestIDFromContext(ctx))
 		}
 		return nil, err
 	}

@@ -107,7 +107,7 @@ func newEnv(t testing.TB, s setup) *env {
 	srv := servertest.New(t, servertest.Options{Env: vars, Login: func(x *servertest.Server) *login.Service {
 		svc = login.New(context.Background(), x.Cfg, x.IdentitySvc, login.Options{
 			GoogleIssuer: idp.URL, MicrosoftAuthority: idp.URL, Now: clk.Now, Logger: x.Logger, Registerer: x.Registry,
-			OnFailure: login.AuditFailures(x.IdentitySvc, x.Logger),
+			OnFailure: login.AuditFailures(x.IdentitySvc),
 		})
 		svc.RegisterHealth(x.Health)
 		return svc

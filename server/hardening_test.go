@@ -230,3 +230,51 @@ func TestSmallerFindings(t *testing.T) {
 		t.Errorf("a hop with a port fell back to the proxy's address")
 	}
 }
+
+// TestDenialFloodAggregated (finding 2): a signed-in user looping on a
+// forbidden route adds one permission.denied entry per client and window
+// plus one with the count, not one per request; another client's denial
+// is its own entry.
+func TestDenialFloodAggregated(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, servertest.Options{LogLevel: "INFO"})
+	h := s.Handler(t)
+	viewer := s.User(t, "viewer@example.com", "viewer")
+	tok := s.Token(t, viewer)
+	deny := func(remote string) {
+		r := httptest.NewRequest("GET", "/api/v1/users", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 403 {
+			t.Fatalf("GET /api/v1/users as viewer: %d", w.Code)
+		}
+	}
+	const n = 500
+	for i := 0; i < n; i++ {
+		deny("192.0.2.1:1000")
+	}
+	deny("192.0.2.2:1000")
+	entries := func() []*combine.AuditEntry {
+		es, _, err := s.IdentitySvc.FindAudit(context.Background(), combine.AuditFilter{Action: combine.AuditPermissionDenied, Actor: viewer.ID, Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return es
+	}
+	if es := entries(); len(es) != 2 {
+		t.Fatalf("%d permission.denied entries during the flood, want 2 (one per client)", len(es))
+	}
+	s.IdentitySvc.FlushAudit()
+	es := entries()
+	if len(es) != 3 {
+		t.Fatalf("%d entries after the window, want 3", len(es))
+	}
+	if got, _ := es[0].Details["repeated"].(float64); int(got) != n-1 || es[0].ClientAddr != "192.0.2.1" || es[0].Target != "GET /api/v1/users" {
+		t.Fatalf("aggregated entry %+v, want repeated = %d from 192.0.2.1", es[0], n-1)
+	}
+	if c := strings.Count(s.Logs.String(), `"msg":"refused: permission.denied"`); c != 2 {
+		t.Fatalf("%d WARN lines for the denials, want 2 (one per client)", c)
+	}
+}

@@ -65,6 +65,8 @@ type Options struct {
 	// EventPoll is the event poller's interval (default: the
 	// configuration's EVENTS_POLL_INTERVAL, else the notifier's default).
 	EventPoll time.Duration
+	// Identity adjusts the identity service's options.
+	Identity func(*identity.Options)
 	// RunEngine starts the engine's runner, so steps are worked; without
 	// it the engine answers the API and nothing runs in the background.
 	RunEngine bool
@@ -122,7 +124,11 @@ func New(t testing.TB, o Options) *Server {
 	srv := server.New(cfg, logger, checker, reg)
 	s := &Server{Server: srv, Cfg: cfg, DB: db, Health: checker, Registry: reg, Logs: logs, Logger: logger}
 
-	s.IdentitySvc = identity.New(db, identity.OptionsFromConfig(cfg), logger)
+	idOpts := identity.OptionsFromConfig(cfg)
+	if o.Identity != nil {
+		o.Identity(&idOpts)
+	}
+	s.IdentitySvc = identity.New(db, idOpts, logger)
 	srv.Authn = s.IdentitySvc
 	srv.Credentials = s.IdentitySvc
 	srv.Hooks.Denied = s.IdentitySvc.RecordDenied
