@@ -26,6 +26,7 @@ var codeStatus = map[string]int{
 	combine.ETOOLARGE:         http.StatusRequestEntityTooLarge,
 	combine.ERATELIMITED:      http.StatusTooManyRequests,
 	combine.EINTERNAL:         http.StatusInternalServerError,
+	combine.EUNAVAILABLE:      http.StatusServiceUnavailable,
 }
 
 // ErrorStatus returns the HTTP status for an error code.
