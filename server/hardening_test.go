@@ -19,7 +19,7 @@ import (
 func counts(t *testing.T, s *servertest.Server) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	for _, table := range []string{"users", "tokens", "sessions", "executions", "documents", "login_links"} {
+	for _, table := range []string{"users", "tokens", "sessions", "executions", "execution_events", "documents", "login_links"} {
 		var n int
 		if err := s.DB.R.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
 			t.Fatalf("count %s: %v", table, err)
