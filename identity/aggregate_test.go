@@ -13,7 +13,7 @@ import (
 // window; after a quiet window the next failure is recorded at once.
 func TestFailureWindows(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(o *identity.Options) { o.AuditWindow = 150 * time.Millisecond })
+	e := newEnv(t, func(o *identity.Options) { o.AuditWindow = time.Second })
 	ctx := combine.NewContextWithClientAddr(e.ctx, "198.51.100.9")
 	fail := func() {
 		e.svc.RecordFailure(ctx, combine.AuditEntry{Action: combine.AuditLoginFailure, Actor: "anonymous", Reason: "state_cookie"})
@@ -31,7 +31,7 @@ func TestFailureWindows(t *testing.T) {
 	if _, n := count(); n != 1 {
 		t.Fatalf("%d entries at once, want 1", n)
 	}
-	waitUntil(t, time.Second, func() bool { _, n := count(); return n == 2 })
+	waitUntil(t, 5*time.Second, func() bool { _, n := count(); return n == 2 })
 	es, _ := count()
 	if r, _ := es[0].Details["repeated"].(float64); r != 49 || es[0].Outcome != combine.OutcomeFailure {
 		t.Fatalf("window entry %+v, want repeated 49", es[0])
@@ -40,13 +40,13 @@ func TestFailureWindows(t *testing.T) {
 	for range 10 {
 		fail()
 	}
-	waitUntil(t, time.Second, func() bool { _, n := count(); return n == 3 })
+	waitUntil(t, 5*time.Second, func() bool { _, n := count(); return n == 3 })
 	es, _ = count()
 	if r, _ := es[0].Details["repeated"].(float64); r != 10 {
 		t.Fatalf("second window entry %+v, want repeated 10", es[0])
 	}
 	// A quiet window ends the aggregation: the next failure is immediate.
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(2500 * time.Millisecond)
 	fail()
 	if _, n := count(); n != 4 {
 		t.Fatalf("%d entries after a quiet window, want 4", n)
