@@ -59,7 +59,7 @@ func (ui *UI) RenderError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *combine.Error
 	if errors.As(err, &e) {
 		v.Permission = e.Permission
-		if ra, ok := e.Details[server.RetryAfterKey]; ok {
+		if ra, ok := e.Details[combine.RetryAfterKey]; ok {
 			w.Header().Set("Retry-After", fmt.Sprint(ra))
 		}
 	}

@@ -71,7 +71,6 @@ func Mount(srv *server.Server, opts Options) (*UI, error) {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
 	ui := &UI{srv: srv, log: srv.Logger(), tmpl: t, opts: opts, secure: srv.Config().SessionSecureCookies}
-	srv.AddModule(ui)
 	srv.Pages = ui
 	return ui, nil
 }
