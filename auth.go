@@ -18,13 +18,18 @@ const (
 	PermExecutionCancel Permission = "execution:cancel"
 	PermAdmin           Permission = "admin"
 	PermUserManage      Permission = "user:manage"
+	// PermCredentialsManage lets a caller change its own credentials:
+	// create tokens, revoke its tokens and sessions. Every role holds it,
+	// so sessions and unscoped tokens may; a scoped token may only when
+	// its scopes name it (reading one's own credentials needs nothing).
+	PermCredentialsManage Permission = "credentials:manage"
 )
 
 // AllPermissions lists every permission, in a stable order.
 var AllPermissions = []Permission{
 	PermWorkflowRead, PermWorkflowExecute,
 	PermExecutionRead, PermExecutionWrite, PermExecutionCancel,
-	PermAdmin, PermUserManage,
+	PermAdmin, PermUserManage, PermCredentialsManage,
 }
 
 // ParsePermission returns p if it names a known permission.
@@ -43,8 +48,8 @@ const (
 // rolePermissions is the contract's role table. The admin role holds every
 // permission (admin override), including ones added later.
 var rolePermissions = map[string][]Permission{
-	RoleViewer:   {PermWorkflowRead, PermExecutionRead},
-	RoleOperator: {PermWorkflowRead, PermWorkflowExecute, PermExecutionRead, PermExecutionWrite},
+	RoleViewer:   {PermWorkflowRead, PermExecutionRead, PermCredentialsManage},
+	RoleOperator: {PermWorkflowRead, PermWorkflowExecute, PermExecutionRead, PermExecutionWrite, PermCredentialsManage},
 	RoleAdmin:    AllPermissions,
 }
 
@@ -128,14 +133,17 @@ type Credentials struct {
 
 // AuthContext is who is calling and with what rights.
 type AuthContext struct {
-	UserID      string
-	Email       string
-	Name        string
-	Provider    string
-	Roles       []string
-	Method      string // AuthMethodSession or AuthMethodPAT
-	SessionID   string
-	TokenID     string
+	UserID    string
+	Email     string
+	Name      string
+	Provider  string
+	Roles     []string
+	Method    string // AuthMethodSession or AuthMethodPAT
+	SessionID string
+	TokenID   string
+	// Scopes are a scoped token's own scopes; nil for sessions and
+	// unscoped tokens.
+	Scopes      []Permission
 	Permissions PermissionSet
 
 	// ExpiresAt is when the credential stops being valid at the latest

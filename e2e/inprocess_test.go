@@ -112,8 +112,10 @@ func startInProcess(t *testing.T, worker combine.Worker) *inProcess {
 	}
 	srv := server.New(cfg, logger, health.NewChecker("e2e", "development"), prometheus.NewRegistry())
 	srv.Authn = ids
+	// Handler() refuses a server missing a dependency its routes call.
+	srv.Identity = server.IdentityDeps{Login: ids, Users: ids, Sessions: ids, Tokens: ids, Links: ids, Audit: ids}
 	srv.Engine = server.EngineDeps{
-		Workflows: wfs, Executions: svc, Documents: svc, Events: svc,
+		Workflows: wfs, Executions: svc, Documents: svc, Events: svc, Steps: svc,
 		EventWaker: n, EventPoll: 100 * time.Millisecond, EventKeepalive: time.Second,
 	}
 	h, err := srv.Handler()

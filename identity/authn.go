@@ -8,14 +8,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/thecombine/combine"
 )
-
-// retryAfterKey is server.RetryAfterKey (the domain must not import server).
-const retryAfterKey = "retry_after_seconds"
 
 func unauthorized(msg string) error { return combine.Errorf(combine.EUNAUTHORIZED, "%s", msg) }
 
@@ -58,7 +56,7 @@ func (s *Service) checkLimit(addr string) error {
 	if wait := s.limiter.Blocked(addr); wait > 0 {
 		return &combine.Error{Code: combine.ERATELIMITED,
 			Message: "too many failed authentication attempts; retry later",
-			Details: map[string]any{retryAfterKey: int(math.Ceil(wait.Seconds()))}}
+			Details: map[string]any{combine.RetryAfterKey: int(math.Ceil(wait.Seconds()))}}
 	}
 	return nil
 }
@@ -109,6 +107,9 @@ func (s *Service) authenticateToken(ctx context.Context, bearer string) (*combin
 	}
 	e := newCachedCred(combine.AuthMethodPAT, st.id, st.user,
 		combine.PermissionsForRoles(st.user.roles).Intersect(st.scopes), st.expiresAt, used, now)
+	if len(st.scopes) > 0 {
+		e.scopes = slices.Clip(st.scopes)
+	}
 	if cacheable {
 		s.cache.store.put(key, e, gen)
 	}

@@ -18,20 +18,22 @@ type cachedCred struct {
 	id        string // token or session id
 	user      authUser
 	perms     combine.PermissionSet
-	expiresAt time.Time // zero: a token without expiry
-	loaded    time.Time // when it was read from the database (TTL)
+	scopes    []combine.Permission // a scoped token's own scopes
+	expiresAt time.Time            // zero: a token without expiry
+	loaded    time.Time            // when it was read from the database (TTL)
 	// used is last_used_at (token) or last_seen_at (session) in Unix
 	// microseconds, as this instance last read or wrote it; it throttles
 	// the write of the next one and decides session idleness.
 	used atomic.Int64
 }
 
-// context returns a fresh AuthContext for one request. Roles and
+// context returns a fresh AuthContext for one request. Roles, Scopes and
 // Permissions are shared between the requests of the credential and must
 // be treated as read-only (Roles is clipped, so an append copies).
 func (e *cachedCred) context() *combine.AuthContext {
 	a := &combine.AuthContext{UserID: e.user.id, Email: e.user.email, Name: e.user.name, Provider: e.user.provider,
-		Roles: e.user.roles, Method: e.method, Permissions: e.perms, ExpiresAt: e.expiresAt}
+		Roles: e.user.roles, Method: e.method, Permissions: e.perms, ExpiresAt: e.expiresAt,
+		Scopes: e.scopes}
 	if e.method == combine.AuthMethodPAT {
 		a.TokenID = e.id
 	} else {

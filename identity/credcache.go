@@ -234,7 +234,7 @@ func (c *CredentialCache) Check(ctx context.Context) (map[string]any, error) {
 		"hits": st.Hits, "misses": st.Misses, "bypassed": st.Bypassed, "ttl": st.TTL.String(),
 		"invalidation": mode, "invalidation_live": st.Live, "watchers": c.watch.len()}
 	if !st.Live {
-		return d, health.Publicf("%w: cross-instance invalidation is not connected; every request reads the database", health.ErrDegraded)
+		return d, health.Degradedf("cross-instance invalidation is not connected; every request reads the database")
 	}
 	return d, nil
 }

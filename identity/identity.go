@@ -48,6 +48,9 @@ type Options struct {
 	CacheTTL time.Duration
 	// CacheEntries bounds the cache (DefaultCacheEntries when 0).
 	CacheEntries int
+	// AuditWindow is the aggregation window of repeated failures
+	// (DefaultAuditWindow when 0).
+	AuditWindow time.Duration
 }
 
 // OptionsFromConfig extracts the identity options from cfg.
@@ -89,6 +92,7 @@ type Service struct {
 	lastAudit atomic.Uint64
 	stmts     stmts
 	cache     *CredentialCache
+	agg       aggregator
 }
 
 // Interface checks.
@@ -100,6 +104,8 @@ var (
 	_ combine.LinkService    = (*Service)(nil)
 	_ combine.AuditService   = (*Service)(nil)
 	_ combine.Authenticator  = (*Service)(nil)
+
+	_ combine.AccessWatcher = (*Service)(nil)
 )
 
 // New returns the identity service on db.

@@ -6,21 +6,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/thecombine/combine"
-	"github.com/thecombine/combine/config"
 	"github.com/thecombine/combine/events"
-	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/identity"
+	"github.com/thecombine/combine/internal/servertest"
 	"github.com/thecombine/combine/internal/testdb"
-	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/sqldb"
 )
 
@@ -38,10 +33,6 @@ type cacheInstance struct {
 func newCacheInstances(t *testing.T, n int) []*cacheInstance {
 	t.Helper()
 	url := testdb.URL(t)
-	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("k", 40), "PUBLIC_URL": "http://combine.test"}))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []*cacheInstance
 	for i := range n {
 		db, err := sqldb.Open(context.Background(), url, 5)
@@ -54,23 +45,9 @@ func newCacheInstances(t *testing.T, n int) []*cacheInstance {
 				t.Fatal(err)
 			}
 		}
-		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-		svc := identity.New(db, identity.OptionsFromConfig(cfg), logger)
-		checker := health.NewChecker("test", cfg.Environment)
-		checker.Register(health.Component{Name: "cache", Check: svc.Cache().Check})
-		srv := server.New(cfg, logger, checker, prometheus.NewRegistry())
-		srv.Authn = svc
-		srv.Hooks.Denied = svc.RecordDenied
-		srv.Identity = server.IdentityDeps{Login: svc, Users: svc, Sessions: svc, Tokens: svc, Links: svc, Audit: svc}
-		h, err := srv.Handler()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(h)
-		t.Cleanup(ts.Close)
-		in := &cacheInstance{svc: svc, db: db, url: ts.URL, logger: logger}
-		in.notifier = startCredentialCache(t, db, svc, logger)
-		out = append(out, in)
+		s := servertest.New(t, servertest.Options{DB: db, LogLevel: "ERROR"})
+		ts := s.Start(t)
+		out = append(out, &cacheInstance{svc: s.IdentitySvc, db: db, url: ts.URL, notifier: s.Notifier, logger: s.Logger})
 	}
 	return out
 }

@@ -6,22 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/thecombine/combine"
-	"github.com/thecombine/combine/config"
-	"github.com/thecombine/combine/engine"
 	"github.com/thecombine/combine/engine/enginetest"
-	"github.com/thecombine/combine/health"
-	"github.com/thecombine/combine/internal/testdb"
-	"github.com/thecombine/combine/server"
+	"github.com/thecombine/combine/internal/servertest"
 )
 
 type apiClient struct {
@@ -35,35 +28,9 @@ type apiClient struct {
 // users' tokens.
 func newAPI(t *testing.T) *apiClient {
 	t.Helper()
-	ctx := context.Background()
-	db := testdb.Open(t)
-	if err := engine.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	wfs := enginetest.Registry(t)
-	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("k", 32)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(cfg, logger, health.NewChecker("test", "development"), prometheus.NewRegistry())
-	callers := useIdentity(t, db, srv, "viewer", "operator", "pm", "admin", "reviewer", forgedCaller, revokedCaller)
-	svc, err := engine.New(engine.Config{DB: db, Workflows: wfs, Logger: logger, PollInterval: 20 * time.Millisecond, Audit: callers.svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
-	srv.Engine = server.EngineDeps{Workflows: wfs, Executions: svc, Documents: svc, Events: svc, Steps: svc}
-	h, err := srv.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return &apiClient{t: t, ts: ts, callers: callers}
+	s := servertest.New(t, servertest.Options{Workflows: enginetest.Registry(t), RunEngine: true, LogLevel: "ERROR"})
+	callers := useIdentity(t, s, "viewer", "operator", "pm", "admin", "reviewer", forgedCaller, revokedCaller)
+	return &apiClient{t: t, ts: s.Start(t), callers: callers}
 }
 
 // do sends a request as the caller named who and decodes the JSON answer into out (if

@@ -84,6 +84,14 @@ func openSQLite(ctx context.Context, path string, poolSize int) (*DB, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open sqlite %s: the path must not contain ? or #", path)
 	}
+	// A new database file is readable by its owner only (it holds session
+	// and token hashes and the audit log); SQLite gives the -wal and -shm
+	// files the database file's mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	} else if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	const pragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	wc, err := newCachingConnector("file:" + path + "?_pragma=journal_mode(WAL)&" + pragmas + "&_txlock=immediate")
 	if err != nil {

@@ -18,6 +18,7 @@ func (a *app) wireIdentity(ctx context.Context, srv *server.Server) error {
 	svc := identity.New(a.db, identity.OptionsFromConfig(a.cfg), a.logger)
 	a.identity = svc
 	srv.Authn = svc
+	srv.Credentials = svc
 	srv.Hooks.Denied = svc.RecordDenied
 	srv.Identity = server.IdentityDeps{
 		Login: svc, Users: svc, Sessions: svc, Tokens: svc, Links: svc, Audit: svc,
@@ -40,6 +41,7 @@ func (a *app) wireIdentity(ctx context.Context, srv *server.Server) error {
 func (a *app) eventNotifier() *events.Notifier {
 	if a.notifier == nil {
 		a.notifier = events.NewNotifier(a.db, a.logger)
+		a.notifier.Poll = a.cfg.EventsPoll
 		a.reg.MustRegister(a.notifier.Collectors()...)
 		a.background = append(a.background, a.notifier)
 		a.health.Register(health.Component{Name: "event_notifier", Check: a.notifier.Check})
