@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/thecombine/combine/engine"
-	"github.com/thecombine/combine/events"
 	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/workflow"
@@ -27,9 +26,7 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 	}
 	srv.Engine.Workflows = reg
 
-	notifier := events.NewNotifier(a.db, a.logger)
-	notifier.Poll = a.cfg.EventsPoll
-	a.reg.MustRegister(notifier.Collectors()...)
+	notifier := a.eventNotifier()
 	rc := a.cfg.Runner
 	svc, err := engine.New(engine.Config{
 		DB: a.db, Workflows: reg, Logger: a.logger,
@@ -45,10 +42,8 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 	srv.Engine.EventWaker = notifier
 	srv.Engine.EventKeepalive, srv.Engine.EventPoll = a.cfg.EventsKeepalive, a.cfg.EventsPoll
 	a.addEngineMigrations()
-	// The notifier starts first and stops last, around the runner.
-	a.background = append(a.background, notifier, svc)
+	a.background = append(a.background, svc)
 	a.health.Register(health.Component{Name: "runner", Check: svc.Health})
-	a.health.Register(health.Component{Name: "event_notifier", Check: notifier.Check})
 	return nil
 }
 
