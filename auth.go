@@ -194,28 +194,61 @@ func AuthFromContext(ctx context.Context) *AuthContext {
 	return a
 }
 
-type requestIDKey struct{}
+// RequestMeta is what the HTTP layer knows of the request a context
+// serves. The HTTP layer keeps it in the same allocation as its other
+// per-request state, so that the request id and the client address cost
+// one context value rather than two values and two copies of strings.
+type RequestMeta struct {
+	// ID names the request in logs and error bodies.
+	ID string
+	// ClientAddr is the client's address (behind trusted proxies, the
+	// address they forwarded).
+	ClientAddr string
+}
+
+type requestMetaKey struct{}
+
+// NewContextWithRequest returns a copy of ctx carrying m, which must not
+// change afterwards.
+func NewContextWithRequest(ctx context.Context, m *RequestMeta) context.Context {
+	return context.WithValue(ctx, requestMetaKey{}, m)
+}
+
+func requestMeta(ctx context.Context) *RequestMeta {
+	m, _ := ctx.Value(requestMetaKey{}).(*RequestMeta)
+	return m
+}
 
 // NewContextWithRequestID returns a copy of ctx carrying the request id.
 func NewContextWithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	m := RequestMeta{ID: id}
+	if old := requestMeta(ctx); old != nil {
+		m.ClientAddr = old.ClientAddr
+	}
+	return NewContextWithRequest(ctx, &m)
 }
 
 // RequestIDFromContext returns the request id of ctx, or "".
 func RequestIDFromContext(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if m := requestMeta(ctx); m != nil {
+		return m.ID
+	}
+	return ""
 }
-
-type clientAddrKey struct{}
 
 // NewContextWithClientAddr returns a copy of ctx carrying the client address.
 func NewContextWithClientAddr(ctx context.Context, addr string) context.Context {
-	return context.WithValue(ctx, clientAddrKey{}, addr)
+	m := RequestMeta{ClientAddr: addr}
+	if old := requestMeta(ctx); old != nil {
+		m.ID = old.ID
+	}
+	return NewContextWithRequest(ctx, &m)
 }
 
 // ClientAddrFromContext returns the client address of ctx, or "".
 func ClientAddrFromContext(ctx context.Context) string {
-	a, _ := ctx.Value(clientAddrKey{}).(string)
-	return a
+	if m := requestMeta(ctx); m != nil {
+		return m.ClientAddr
+	}
+	return ""
 }

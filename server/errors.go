@@ -84,10 +84,20 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	WriteJSON(w, status, body)
 }
 
+// The headers of every JSON response, built once and assigned under their
+// canonical keys (Header.Set would allocate both on every response). The
+// slices have no spare capacity, so a later Add copies instead of writing
+// into the shared array.
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+)
+
 // WriteJSON writes v as a JSON response with status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
 	if v == nil || status == http.StatusNoContent {
 		return
@@ -95,6 +105,29 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+// fixedJSON is a response body that never changes, encoded once as
+// WriteJSON would encode it.
+type fixedJSON []byte
+
+func newFixedJSON(v any) fixedJSON {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// write sends the body with status and WriteJSON's headers.
+func (f fixedJSON) write(w http.ResponseWriter, status int) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(status)
+	_, _ = w.Write(f)
 }
 
 // DecodeJSON reads the request body as JSON into v, refusing unknown

@@ -23,6 +23,8 @@ func TestRequestIDAndClientAddress(t *testing.T) {
 		wantID                  string // "" means a generated one
 	}{
 		{"direct client", "203.0.113.9:5000", "", "", "203.0.113.9", ""},
+		{"direct IPv6 client", "[2001:db8::9]:5000", "", "", "2001:db8::9", ""},
+		{"IPv4 client on an IPv6 socket", "[::ffff:203.0.113.9]:5000", "", "", "203.0.113.9", ""},
 		{"untrusted sender's headers ignored", "203.0.113.9:5000", "198.51.100.1", "spoofed-id", "203.0.113.9", ""},
 		{"trusted proxy", "10.1.2.3:5000", "198.51.100.1", "proxy-id-1", "198.51.100.1", "proxy-id-1"},
 		{"chain of trusted proxies", "10.1.2.3:5000", "198.51.100.1, 10.9.9.9", "", "198.51.100.1", ""},

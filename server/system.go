@@ -17,17 +17,25 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// The probes' answers never change: encoded once, not per request (an
+// orchestrator's probes and a load balancer's checks are steady traffic).
+var (
+	liveBody     = newFixedJSON(map[string]string{"status": "alive"})
+	readyBody    = newFixedJSON(map[string]string{"status": "ready"})
+	notReadyBody = newFixedJSON(map[string]string{"status": "not_ready"})
+)
+
 func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) error {
-	WriteJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+	liveBody.write(w, http.StatusOK)
 	return nil
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 	if !s.health.Ready(r.Context()) {
-		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not_ready"})
+		notReadyBody.write(w, http.StatusServiceUnavailable)
 		return nil
 	}
-	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	readyBody.write(w, http.StatusOK)
 	return nil
 }
 

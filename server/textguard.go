@@ -20,8 +20,12 @@ import (
 // database sees it, so both databases answer the same.
 
 // storedHeaders are request headers whose values reach storage or a
-// handler's logic.
-var storedHeaders = []string{"User-Agent", "Last-Event-ID"}
+// handler's logic. They are read from the header map under their
+// canonical key, without canonicalizing it on every request.
+var storedHeaders = []struct{ name, key string }{
+	{"User-Agent", http.CanonicalHeaderKey("User-Agent")},
+	{"Last-Event-ID", http.CanonicalHeaderKey("Last-Event-ID")},
+}
 
 // guardText refuses a request whose path, query or stored headers hold
 // text that cannot be stored.
@@ -39,7 +43,24 @@ func requestTextError(r *http.Request) error {
 	if !combine.ValidText(r.URL.Path) {
 		return combine.Errorf(combine.EINVALID, "the path must be UTF-8 text without NUL characters")
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err := queryTextError(r.URL.RawQuery); err != nil {
+		return err
+	}
+	for _, h := range storedHeaders {
+		for _, v := range r.Header[h.key] {
+			if !combine.ValidText(v) {
+				return combine.Errorf(combine.EINVALID, "the %s header must be UTF-8 text without NUL characters", h.name)
+			}
+		}
+	}
+	return nil
+}
+
+func queryTextError(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(raw)
 	if err != nil {
 		return combine.Errorf(combine.EINVALID, "the query string is malformed (bad percent-encoding or separator)")
 	}
@@ -50,13 +71,6 @@ func requestTextError(r *http.Request) error {
 		for _, v := range vs {
 			if !combine.ValidText(v) {
 				return combine.Errorf(combine.EINVALID, "query parameter %q must be UTF-8 text without NUL characters", k)
-			}
-		}
-	}
-	for _, h := range storedHeaders {
-		for _, v := range r.Header.Values(h) {
-			if !combine.ValidText(v) {
-				return combine.Errorf(combine.EINVALID, "the %s header must be UTF-8 text without NUL characters", h)
 			}
 		}
 	}
