@@ -47,7 +47,34 @@ type Task struct {
 	// IdempotencyKey is stable per (execution, step path, attempt): a
 	// worker that pays for calls uses it to never pay twice.
 	IdempotencyKey string `json:"idempotency_key"`
+	// Model is the model the workflow definition names for the step (""
+	// when it names none: the worker's default).
+	Model string `json:"model,omitempty"`
+	// BudgetUSD is the workflow's own cap on the execution's LLM cost (0:
+	// none of its own).
+	BudgetUSD float64 `json:"budget_usd,omitempty"`
 }
+
+// StepFailure is a worker error that fails the work item at once, with
+// Reason as the step's error, instead of being retried by the runner: a
+// budget that would be exceeded, a provider that kept failing beyond the
+// worker's own retries. A retry of the execution gives the step a new
+// attempt.
+type StepFailure struct {
+	Reason string
+	Err    error
+}
+
+// Error implements error.
+func (e *StepFailure) Error() string {
+	if e.Err != nil {
+		return e.Reason + ": " + e.Err.Error()
+	}
+	return e.Reason
+}
+
+// Unwrap returns the cause.
+func (e *StepFailure) Unwrap() error { return e.Err }
 
 // TaskInput is an input of a task: a document (the latest accepted
 // version produced in the execution) or, for an entity input, one item of

@@ -85,6 +85,15 @@ func (s *Service) runStep(ctx context.Context, args workArgs, lastTry bool) erro
 			if err == nil {
 				err = errors.New("worker returned no result")
 			}
+			var sf *combine.StepFailure
+			if errors.As(err, &sf) {
+				// The worker has retried what was worth retrying (or a
+				// budget forbids the call): fail the work item now, with
+				// the worker's reason; a retry of the execution resumes it.
+				s.logger.WarnContext(ctx, "worker failed the step", "execution_id", e.ID, "step_path", args.StepPath,
+					"attempt", args.Attempt, "reason", sf.Reason, "error", err)
+				return s.failStep(ctx, args, truncate(sf.Reason, 1000))
+			}
 			s.setErr(err)
 			s.logger.WarnContext(ctx, "worker call failed", "execution_id", e.ID, "step_path", args.StepPath,
 				"attempt", args.Attempt, "last_try", lastTry, "error", err)
