@@ -188,6 +188,8 @@ func (s *Service) applyResult(ctx context.Context, tx *Tx, wf *combine.Workflow,
 		return s.appendEvent(ctx, tx, e, combine.EventInputNeeded, map[string]any{
 			"step_path": ref.Path, "document_type": def.Produces, "scope_id": ref.ScopeID, "attempt": a.Number,
 		})
+	case len(out.Problems) > 0:
+		return s.refuse(ctx, tx, wf, e, run, a, from, "", out.Problems)
 	case len(out.Questions) > 0:
 		if probs := s.questionProblems(out.Questions); len(probs) > 0 {
 			return s.refuse(ctx, tx, wf, e, run, a, from, "", probs)
@@ -339,6 +341,8 @@ func outcomeOf(res *combine.WorkResult, err error, cancelled bool) string {
 		return "error"
 	case res.AwaitPerson:
 		return "person"
+	case len(res.Problems) > 0:
+		return "malformed"
 	case len(res.Questions) > 0:
 		return "questions"
 	}
