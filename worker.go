@@ -99,7 +99,7 @@ type WorkResult struct {
 	// Problems say why the worker's output could not be read as a document
 	// or a question set (an LLM's malformed answer): the engine records
 	// them as a failed QA check and asks again with them.
-	Problems []string `json:"problems,omitempty"`
+	Problems []string    `json:"problems,omitempty"`
 	Document *Submission `json:"document,omitempty"`
 	// Questions is a clarification set (at most MaxQuestions).
 	Questions []Question `json:"questions,omitempty"`

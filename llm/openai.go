@@ -177,4 +177,3 @@ func openaiError(err error) *callError {
 	}
 	return classify(err, 0, nil)
 }
-
