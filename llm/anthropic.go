@@ -71,13 +71,10 @@ func (p *anthropicProvider) params(c *callSpec) (anthropic.MessageNewParams, err
 			{Text: r.RolePrompt},
 			{Text: r.TaskPrompt + "\n\n" + anthropicContract, CacheControl: ephemeral},
 		},
-		Messages: []anthropic.MessageParam{{
-			Role: anthropic.MessageParamRoleUser,
-			Content: []anthropic.ContentBlockParamUnion{
-				{OfText: &anthropic.TextBlockParam{Text: r.Context, CacheControl: ephemeral}},
-				{OfText: &anthropic.TextBlockParam{Text: r.Feedback + r.Instruction}},
-			},
-		}},
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(
+			anthropic.ContentBlockParamUnion{OfText: &anthropic.TextBlockParam{Text: r.Context, CacheControl: ephemeral}},
+			anthropic.ContentBlockParamUnion{OfText: &anthropic.TextBlockParam{Text: r.Feedback + r.Instruction}},
+		)},
 	}
 	if c.price.ToolChoice == "auto" {
 		params.ToolChoice = anthropic.ToolChoiceUnionParam{OfAuto: &anthropic.ToolChoiceAutoParam{DisableParallelToolUse: anthropic.Bool(true)}}
