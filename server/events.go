@@ -69,6 +69,14 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 		defer cancel()
 		wake = ch
 	}
+	// Live progress of LLM calls in flight: sent between the logged
+	// events, without an id (it is not part of the durable log).
+	var progress <-chan combine.Progress
+	if s.Engine.Progress != nil {
+		ch, cancel := s.Engine.Progress.SubscribeProgress(id)
+		defer cancel()
+		progress = ch
+	}
 	batch, err := s.Engine.Events.ListEvents(ctx, id, after, eventBatch)
 	if err != nil {
 		return err
@@ -117,7 +125,7 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 		}
 		if len(batch) < eventBatch {
 			poll.Reset(s.eventPoll())
-			if !st.wait(r, s.shutdown, wake, poll.C, keep, keepEvery) {
+			if !st.wait(r, s.shutdown, wake, progress, poll.C, keep, keepEvery) {
 				return nil
 			}
 		}
@@ -190,6 +198,17 @@ func (st *sseStream) event(ev *combine.Event) {
 	st.printf("id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, b)
 }
 
+// progress writes a live progress report: an event without an id, so a
+// reconnecting client resumes from the last logged event.
+func (st *sseStream) progress(p combine.Progress) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		st.err = err
+		return
+	}
+	st.printf("event: %s\ndata: %s\n\n", combine.EventLLMProgress, b)
+}
+
 func (st *sseStream) flush() {
 	if st.err == nil {
 		st.err = st.rc.Flush()
@@ -200,7 +219,8 @@ func (st *sseStream) flush() {
 // tick), writing keepalive comments while idle. It returns false when the
 // stream must end: the client left, the server is shutting down, or a
 // write failed.
-func (st *sseStream) wait(r *http.Request, shutdown <-chan struct{}, wake <-chan struct{}, poll <-chan time.Time, keep *time.Timer, keepEvery time.Duration) bool {
+func (st *sseStream) wait(r *http.Request, shutdown <-chan struct{}, wake <-chan struct{}, progress <-chan combine.Progress,
+	poll <-chan time.Time, keep *time.Timer, keepEvery time.Duration) bool {
 	for {
 		select {
 		case <-r.Context().Done():
@@ -211,6 +231,12 @@ func (st *sseStream) wait(r *http.Request, shutdown <-chan struct{}, wake <-chan
 			return true
 		case <-poll:
 			return true
+		case p := <-progress:
+			st.progress(p)
+			st.flush()
+			if st.err != nil {
+				return false
+			}
 		case <-keep.C:
 			st.printf(": keepalive\n\n")
 			st.flush()

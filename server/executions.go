@@ -21,6 +21,8 @@ func (s *Server) executionRoutes() []Route {
 		{Pattern: "POST /api/v1/executions/{id}/acceptance", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleDecideAcceptance},
 		{Pattern: "POST /api/v1/executions/{id}/retry", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleRetryExecution},
 		{Pattern: "POST /api/v1/executions/{id}/cancel", Access: RequirePermission(combine.PermExecutionCancel), Handler: s.handleCancelExecution},
+		{Pattern: "GET /api/v1/executions/{id}/costs", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleExecutionCosts},
+		{Pattern: "GET /api/v1/telemetry/summary", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleTelemetrySummary},
 		{Pattern: "GET /api/v1/documents", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleListDocuments},
 		{Pattern: "GET /api/v1/documents/{id}", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleGetDocument},
 		{Pattern: "GET /api/v1/documents/{id}/versions", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleDocumentVersions},

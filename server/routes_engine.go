@@ -13,6 +13,10 @@ type EngineDeps struct {
 	Documents  combine.DocumentService
 	Events     combine.EventService
 	Steps      combine.StepService
+	// Costs reads the LLM cost ledger; Progress feeds live progress of
+	// LLM calls to event streams (nil: none).
+	Costs    combine.CostService
+	Progress combine.ProgressSource
 
 	// EventWaker wakes event streams early (nil: they only poll).
 	EventWaker EventWaker

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/thecombine/combine"
+)
+
+func (s *Server) costs() (combine.CostService, error) {
+	if s.Engine.Costs == nil {
+		return nil, errors.New("cost service is not wired")
+	}
+	return s.Engine.Costs, nil
+}
+
+// handleExecutionCosts serves GET /api/v1/executions/{id}/costs: every
+// LLM call of the execution and the totals.
+func (s *Server) handleExecutionCosts(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.costs()
+	if err != nil {
+		return err
+	}
+	c, err := svc.ExecutionCosts(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// handleTelemetrySummary serves GET /api/v1/telemetry/summary: LLM calls,
+// tokens and cost per workflow, model and day, filtered by workflow_id,
+// provider, model, since and until (dates YYYY-MM-DD or RFC 3339 times;
+// until is exclusive).
+func (s *Server) handleTelemetrySummary(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.costs()
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "workflow_id", "provider", "model", "since", "until":
+		default:
+			return combine.Errorf(combine.EINVALID, "unknown filter %q (workflow_id, provider, model, since, until)", k)
+		}
+	}
+	f := combine.TelemetryFilter{WorkflowID: q.Get("workflow_id"), Provider: q.Get("provider"), Model: q.Get("model")}
+	for _, v := range []string{f.WorkflowID, f.Provider, f.Model} {
+		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) || utf8.RuneCountInString(v) > 200 {
+			return combine.Errorf(combine.EINVALID, "filters must be valid UTF-8 text without NUL characters, at most 200 characters")
+		}
+	}
+	if f.Since, err = parseWhen("since", q.Get("since")); err != nil {
+		return err
+	}
+	if f.Until, err = parseWhen("until", q.Get("until")); err != nil {
+		return err
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return combine.Errorf(combine.EINVALID, "until must be after since")
+	}
+	sum, err := svc.TelemetrySummary(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, sum)
+	return nil
+}
+
+// parseWhen reads a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 time.
+func parseWhen(name, v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, combine.Errorf(combine.EINVALID, "%s must be a date (YYYY-MM-DD) or an RFC 3339 time, not %q", name, v)
+}
