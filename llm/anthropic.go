@@ -10,6 +10,7 @@ import (
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/anthropics/anthropic-sdk-go/v2/packages/param"
 )
 
 // anthropicProvider calls the Messages API through the official SDK.
@@ -50,17 +51,25 @@ func (p *anthropicProvider) params(c *callSpec) (anthropic.MessageNewParams, err
 	if err != nil {
 		return anthropic.MessageNewParams{}, err
 	}
-	ephemeral := anthropic.CacheControlEphemeralParam{}
+	docInput, err := inputSchema(docSchema)
+	if err != nil {
+		return anthropic.MessageNewParams{}, err
+	}
+	clarInput, err := inputSchema(clarSchema)
+	if err != nil {
+		return anthropic.MessageNewParams{}, err
+	}
+	ephemeral := anthropic.NewCacheControlEphemeralParam()
 	tools := []anthropic.ToolUnionParam{
 		{OfTool: &anthropic.ToolParam{
 			Name:        toolDocument,
 			Description: anthropic.String(fmt.Sprintf("Submit the %s: the tool's input is the document itself, matching the document type's JSON Schema.", r.DocumentName)),
-			InputSchema: inputSchema(docSchema),
+			InputSchema: docInput,
 		}},
 		{OfTool: &anthropic.ToolParam{
 			Name:        toolClarification,
 			Description: anthropic.String("Ask the person running this step one to five clarification questions instead of writing the document, when your inputs are insufficient."),
-			InputSchema: inputSchema(clarSchema),
+			InputSchema: clarInput,
 		}},
 	}
 	params := anthropic.MessageNewParams{
@@ -92,25 +101,16 @@ Deliver your answer by calling exactly one tool, once:
 - ` + toolClarification + ` — its input is {"questions": [...]}, the clarification set described above.
 Do not answer in prose.`
 
-// inputSchema turns a JSON schema object into the SDK's tool input schema.
-func inputSchema(s map[string]any) anthropic.ToolInputSchemaParam {
-	in := anthropic.ToolInputSchemaParam{ExtraFields: map[string]any{}}
-	for k, v := range s {
-		switch k {
-		case "type":
-		case "properties":
-			in.Properties = v
-		case "required":
-			if list, ok := v.([]any); ok {
-				for _, x := range list {
-					in.Required = append(in.Required, fmt.Sprint(x))
-				}
-			}
-		default:
-			in.ExtraFields[k] = v
-		}
+// inputSchema turns a JSON schema object into the SDK's tool input
+// schema, sent exactly as given: encoded once with sorted keys (the SDK's
+// extra fields would be written in map order, and the request must be
+// byte-identical for the same inputs).
+func inputSchema(s map[string]any) (anthropic.ToolInputSchemaParam, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return anthropic.ToolInputSchemaParam{}, fmt.Errorf("encode tool schema: %w", err)
 	}
-	return in
+	return param.Override[anthropic.ToolInputSchemaParam](json.RawMessage(b)), nil
 }
 
 func (p *anthropicProvider) call(ctx context.Context, c *callSpec) (*callResult, error) {

@@ -87,6 +87,12 @@ func attr(name, value string) string {
 	return fmt.Sprintf(` %s="%s"`, name, html.EscapeString(value))
 }
 
+// text escapes s for the content of a tag: only what could open or close
+// one (quotes stay as they are, so quoted problems read naturally).
+func text(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
 // renderContext renders the project inputs given at start and every input
 // document (or item), in the order the step declares them.
 func renderContext(t *combine.Task) (string, error) {
@@ -141,8 +147,8 @@ func renderFeedback(t *combine.Task) string {
 			if !ok || strings.TrimSpace(ans) == "" {
 				ans = "(not answered: make a reasonable, labelled assumption)"
 			}
-			b.WriteString("<question" + attr("id", q.ID) + ">" + html.EscapeString(q.Text) + "</question>\n")
-			b.WriteString("<answer" + attr("id", q.ID) + ">" + html.EscapeString(ans) + "</answer>\n")
+			b.WriteString("<question" + attr("id", q.ID) + ">" + text(q.Text) + "</question>\n")
+			b.WriteString("<answer" + attr("id", q.ID) + ">" + text(ans) + "</answer>\n")
 		}
 		// Answers to questions of other rounds, if any, in a stable order.
 		var extra []string
@@ -157,24 +163,24 @@ func renderFeedback(t *combine.Task) string {
 		}
 		sort.Strings(extra)
 		for _, id := range extra {
-			b.WriteString("<answer" + attr("id", id) + ">" + html.EscapeString(t.Answers[id]) + "</answer>\n")
+			b.WriteString("<answer" + attr("id", id) + ">" + text(t.Answers[id]) + "</answer>\n")
 		}
 		b.WriteString("</clarification>\n")
 	}
 	if t.ReviewerComment != "" {
 		b.WriteString("<reviewer_comment>\nA reviewer rejected the previous version of this document. Address every point:\n" +
-			html.EscapeString(t.ReviewerComment) + "\n</reviewer_comment>\n")
+			text(t.ReviewerComment) + "\n</reviewer_comment>\n")
 	}
 	if len(t.Problems) > 0 {
 		b.WriteString("<validation_problems>\nThe previous answer failed validation. Fix every problem:\n")
 		for _, p := range t.Problems {
-			b.WriteString("- " + html.EscapeString(p) + "\n")
+			b.WriteString("- " + text(p) + "\n")
 		}
 		b.WriteString("</validation_problems>\n")
 	}
 	if t.RetryComment != "" {
 		b.WriteString("<retry_comment>\nThe step failed before and was retried by a person, who said:\n" +
-			html.EscapeString(t.RetryComment) + "\n</retry_comment>\n")
+			text(t.RetryComment) + "\n</retry_comment>\n")
 	}
 	return b.String()
 }
