@@ -88,4 +88,3 @@ func TestCostHandlers(t *testing.T) {
 		}
 	}
 }
-
