@@ -29,7 +29,7 @@ const spd = "software_product_development"
 // rig is a real engine whose steps an LLM worker does through the real
 // SDK against a fake provider on loopback.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	db     *sqldb.DB
 	wfs    *workflow.Registry
 	svc    *engine.Service
@@ -52,7 +52,7 @@ func (m mode) String() string {
 
 var modes = []mode{{llm.ProviderAnthropic, true}, {llm.ProviderAnthropic, false}, {llm.ProviderOpenAI, true}, {llm.ProviderOpenAI, false}}
 
-func fakeFor(t *testing.T, provider string, h llmfake.Handler) *llmfake.Server {
+func fakeFor(t testing.TB, provider string, h llmfake.Handler) *llmfake.Server {
 	if provider == llm.ProviderAnthropic {
 		return llmfake.NewAnthropic(t, h)
 	}
@@ -61,7 +61,7 @@ func fakeFor(t *testing.T, provider string, h llmfake.Handler) *llmfake.Server {
 
 // newRig starts an engine with an LLM worker for m on a fresh database
 // (or on db when given, with its fake), with cfg adjusting the worker.
-func newRig(t *testing.T, m mode, h llmfake.Handler, opts ...func(*rigOpts)) *rig {
+func newRig(t testing.TB, m mode, h llmfake.Handler, opts ...func(*rigOpts)) *rig {
 	t.Helper()
 	o := &rigOpts{}
 	for _, f := range opts {
@@ -97,11 +97,15 @@ func newRig(t *testing.T, m mode, h llmfake.Handler, opts ...func(*rigOpts)) *ri
 	if o.wrap != nil {
 		ew = o.wrap(w)
 	}
-	svc, err := engine.New(engine.Config{
+	ecfg := engine.Config{
 		DB: r.db, Workflows: r.wfs, Worker: ew, InstanceID: "test", Logger: quiet(), Registerer: prometheus.NewRegistry(),
 		PollInterval: 20 * time.Millisecond, CancelPoll: 50 * time.Millisecond, RetryDelay: 20 * time.Millisecond,
 		StepTimeout: 30 * time.Second, RescueAfter: time.Minute,
-	})
+	}
+	if o.engine != nil {
+		o.engine(&ecfg)
+	}
+	svc, err := engine.New(ecfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +129,7 @@ type rigOpts struct {
 	wfs    *workflow.Registry
 	worker func(*llm.Config)
 	wrap   func(*llm.Worker) combine.Worker
+	engine func(*engine.Config)
 }
 
 func withWorker(f func(*llm.Config)) func(*rigOpts) { return func(o *rigOpts) { o.worker = f } }

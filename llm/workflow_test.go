@@ -28,7 +28,7 @@ func storyBacklogFor(t testing.TB, text string) json.RawMessage {
 
 // runWholeWorkflow drives the built-in workflow with LLM workers and
 // people accepting, until it completes; it returns the execution.
-func runWholeWorkflow(t *testing.T, r *rig, project string) *combine.Execution {
+func runWholeWorkflow(t testing.TB, r *rig, project string) *combine.Execution {
 	t.Helper()
 	e := r.start(project)
 	r.accept(pm, e.ID, r.pendingAt(e.ID, "epic_backlog", combine.WorkAcceptance))

@@ -150,8 +150,10 @@ func serveAnthropic(s *Server, w http.ResponseWriter, r *http.Request, c *Call) 
 	}
 	writeSSE(w, "content_block_start", map[string]any{"type": "content_block_start", "index": 0, "content_block": start})
 	parts := chunks(payload, 5)
-	for _, p := range parts {
-		if !wait(r, rep.Delay/time.Duration(len(parts))) {
+	began := time.Now()
+	for i, p := range parts {
+		// Paced from the start, so timer slack does not add up.
+		if !wait(r, time.Until(began.Add(rep.Delay*time.Duration(i+1)/time.Duration(len(parts))))) {
 			s.abandoned()
 			return
 		}

@@ -112,8 +112,10 @@ func serveOpenAI(s *Server, w http.ResponseWriter, r *http.Request, c *Call) {
 		return
 	}
 	parts := chunks(content, 5)
-	for _, p := range parts {
-		if !wait(r, rep.Delay/time.Duration(len(parts))) {
+	began := time.Now()
+	for i, p := range parts {
+		// Paced from the start, so timer slack does not add up.
+		if !wait(r, time.Until(began.Add(rep.Delay*time.Duration(i+1)/time.Duration(len(parts))))) {
 			s.abandoned()
 			return
 		}
