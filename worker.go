@@ -106,6 +106,9 @@ type WorkResult struct {
 	// AwaitPerson hands the step to a person: the execution waits for a
 	// submission.
 	AwaitPerson bool `json:"await_person,omitempty"`
+	// RequestHash is the SHA-256 of the whole request that produced this
+	// result (LLM workers); it is stored on the attempt with the output.
+	RequestHash string `json:"request_hash,omitempty"`
 }
 
 // PersonWorker is the default worker when no LLM is configured: its work

@@ -42,9 +42,9 @@ func newCallID() string {
 func (l *ledger) completedAnswer(ctx context.Context, executionID, path string, attempt int) (*answer, *combine.LLMCall, error) {
 	var resp sql.NullString
 	var c combine.LLMCall
-	err := l.db.W.QueryRowContext(ctx, `SELECT id, seq, model, response FROM llm_calls WHERE execution_id = $1 AND step_path = $2
+	err := l.db.W.QueryRowContext(ctx, `SELECT id, seq, model, request_hash, response FROM llm_calls WHERE execution_id = $1 AND step_path = $2
 		AND attempt = $3 AND status = $4 ORDER BY seq DESC LIMIT 1`, executionID, path, attempt, combine.CallCompleted).
-		Scan(&c.ID, &c.Seq, &c.Model, &resp)
+		Scan(&c.ID, &c.Seq, &c.Model, &c.RequestHash, &resp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil
 	} else if err != nil {

@@ -184,7 +184,9 @@ func (w *Worker) Work(ctx context.Context, task *combine.Task) (*combine.WorkRes
 		w.logger.InfoContext(ctx, "reusing the completed LLM call of this attempt", "execution_id", task.ExecutionID,
 			"step_path", path, "attempt", attempt, "call_id", call.ID)
 		w.met.observe(w.prov.name(), call.Model, "reused", Usage{}, 0, 0)
-		return interpret(a, task.Schema), nil
+		res := interpret(a, task.Schema)
+		res.RequestHash = call.RequestHash
+		return res, nil
 	}
 	if n, err := w.ledger.interruptStale(ctx, task.ExecutionID, path, attempt, w.cfg.Now()); err != nil {
 		return nil, err
@@ -327,5 +329,7 @@ func (w *Worker) callOnce(ctx context.Context, task *combine.Task, req *Request,
 	}
 	w.met.observe(w.prov.name(), row.Model, "completed", res.usage, row.CostUSD, end.Sub(row.StartedAt))
 	th.done(res.usage)
-	return interpret(res.answer, task.Schema), nil
+	out := interpret(res.answer, task.Schema)
+	out.RequestHash = row.RequestHash
+	return out, nil
 }

@@ -85,6 +85,13 @@ func TestDocumentViaStructuredOutput(t *testing.T) {
 				call.Attempt != 1 || call.Provider != m.provider || len(call.Prompts) != 2 || call.CostUSD <= 0 || !call.Priced {
 				t.Errorf("ledger row %+v", call)
 			}
+			steps, err := r.svc.ListSteps(context.Background(), e.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := steps[0].Attempts[0].RequestHash; got != call.RequestHash {
+				t.Errorf("the attempt records request hash %q, the ledger %q", got, call.RequestHash)
+			}
 			r.checkLedgerMatches(c.Calls)
 			if c.Totals.Calls != 2 || c.Totals.InputTokens != r.fake.Reported().InputTokens {
 				t.Errorf("totals %+v", c.Totals)
