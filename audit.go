@@ -66,6 +66,12 @@ type AuditService interface {
 	// RecordAudit appends e, filling time, actor, client address and request
 	// id from ctx when they are empty.
 	RecordAudit(ctx context.Context, e AuditEntry) error
+	// RecordFailure appends a refusal (outcome failure) the way
+	// RecordAudit does, except that repeats of the same refusal from one
+	// client within a window become one entry with their count, so that
+	// a client looping on a refused request cannot flood the log. It
+	// logs its own errors: a refusal must not fail because of its audit.
+	RecordFailure(ctx context.Context, e AuditEntry)
 	// FindAudit returns entries newest first and the cursor of the next
 	// page ("" when there is none).
 	FindAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, string, error)

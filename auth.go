@@ -18,13 +18,18 @@ const (
 	PermExecutionCancel Permission = "execution:cancel"
 	PermAdmin           Permission = "admin"
 	PermUserManage      Permission = "user:manage"
+	// PermCredentialsManage lets a caller change its own credentials:
+	// create tokens, revoke its tokens and sessions. Every role holds it,
+	// so sessions and unscoped tokens may; a scoped token may only when
+	// its scopes name it (reading one's own credentials needs nothing).
+	PermCredentialsManage Permission = "credentials:manage"
 )
 
 // AllPermissions lists every permission, in a stable order.
 var AllPermissions = []Permission{
 	PermWorkflowRead, PermWorkflowExecute,
 	PermExecutionRead, PermExecutionWrite, PermExecutionCancel,
-	PermAdmin, PermUserManage,
+	PermAdmin, PermUserManage, PermCredentialsManage,
 }
 
 // ParsePermission returns p if it names a known permission.
@@ -43,8 +48,8 @@ const (
 // rolePermissions is the contract's role table. The admin role holds every
 // permission (admin override), including ones added later.
 var rolePermissions = map[string][]Permission{
-	RoleViewer:   {PermWorkflowRead, PermExecutionRead},
-	RoleOperator: {PermWorkflowRead, PermWorkflowExecute, PermExecutionRead, PermExecutionWrite},
+	RoleViewer:   {PermWorkflowRead, PermExecutionRead, PermCredentialsManage},
+	RoleOperator: {PermWorkflowRead, PermWorkflowExecute, PermExecutionRead, PermExecutionWrite, PermCredentialsManage},
 	RoleAdmin:    AllPermissions,
 }
 
@@ -128,14 +133,17 @@ type Credentials struct {
 
 // AuthContext is who is calling and with what rights.
 type AuthContext struct {
-	UserID      string
-	Email       string
-	Name        string
-	Provider    string
-	Roles       []string
-	Method      string // AuthMethodSession or AuthMethodPAT
-	SessionID   string
-	TokenID     string
+	UserID    string
+	Email     string
+	Name      string
+	Provider  string
+	Roles     []string
+	Method    string // AuthMethodSession or AuthMethodPAT
+	SessionID string
+	TokenID   string
+	// Scopes are a scoped token's own scopes; nil for sessions and
+	// unscoped tokens.
+	Scopes      []Permission
 	Permissions PermissionSet
 }
 
@@ -193,4 +201,17 @@ func NewContextWithClientAddr(ctx context.Context, addr string) context.Context 
 func ClientAddrFromContext(ctx context.Context) string {
 	a, _ := ctx.Value(clientAddrKey{}).(string)
 	return a
+}
+
+// CredentialWatcher tells long-lived requests (event streams) when the
+// credentials of a user may have changed — a token or session revoked,
+// the user disabled, or their roles changed — so they re-check theirs at
+// once instead of at their next periodic re-authentication. A watcher
+// may also be woken by another instance (through the database), or
+// spuriously: a wake-up is only a hint to re-authenticate.
+type CredentialWatcher interface {
+	// WatchCredentials returns a channel that receives a value (coalesced)
+	// whenever userID's credentials may have changed, and a function that
+	// ends the watch.
+	WatchCredentials(userID string) (changed <-chan struct{}, cancel func())
 }

@@ -17,7 +17,14 @@ const (
 	ETOOLARGE         = "payload_too_large"
 	ERATELIMITED      = "rate_limited"
 	EINTERNAL         = "internal"
+	// EUNAVAILABLE is a dependency that cannot answer now (an identity
+	// provider, a health check): retry later.
+	EUNAVAILABLE = "unavailable"
 )
+
+// RetryAfterKey is the Details key whose value (whole seconds) tells a
+// refused caller when to retry; the HTTP layer sends it as Retry-After.
+const RetryAfterKey = "retry_after_seconds"
 
 // Error is the one error type of the application. Its message is safe to
 // show to the caller; internal causes are wrapped errors that never are.
@@ -29,12 +36,20 @@ type Error struct {
 	// Details carries structured, client-safe data (for example the JSON
 	// path of a validation problem).
 	Details map[string]any
+	// Err is the cause, for logs and errors.Is; never shown to a client.
+	Err error
 }
 
 // Error implements the error interface.
 func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("combine error: code=%s message=%s: %v", e.Code, e.Message, e.Err)
+	}
 	return fmt.Sprintf("combine error: code=%s message=%s", e.Code, e.Message)
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf is a helper that returns an *Error with a formatted message.
 func Errorf(code string, format string, args ...any) *Error {

@@ -22,7 +22,9 @@ const (
 	EventExecutionRetried    = "execution_retried"
 )
 
-// IsTerminalEvent reports whether an event of type t ends the execution's log.
+// IsTerminalEvent reports whether an event of type t ends the execution's
+// log — for now: a failed execution that is retried goes on with
+// execution_retried after its execution_failed.
 func IsTerminalEvent(t string) bool {
 	return t == EventExecutionCompleted || t == EventExecutionFailed || t == EventExecutionCancelled
 }

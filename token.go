@@ -31,6 +31,11 @@ type TokenCreate struct {
 	// Scopes limits the token to a subset of its owner's permissions;
 	// empty means all of them.
 	Scopes []Permission
+	// ParentScopes are the scopes of the scoped token that asks for this
+	// one (AuthContext.Scopes). A child of a scoped token always carries
+	// explicit scopes within them, so a later promotion of the owner can
+	// never widen it beyond its parent.
+	ParentScopes []Permission
 }
 
 // TokenService issues, lists and revokes personal access tokens.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -71,9 +72,19 @@ type Config struct {
 	Runner Runner
 	// EventsKeepalive is how often an idle event stream sends a comment.
 	EventsKeepalive time.Duration
-	// EventsPoll overrides how often an event stream re-reads the log
-	// (0: 500 ms, or 5 s while PostgreSQL notifications wake streams).
+	// EventsPoll overrides how often the process re-reads the heads of
+	// the event logs that streams follow (0: 500 ms, or 5 s while
+	// PostgreSQL notifications wake streams).
 	EventsPoll time.Duration
+	// EventsMaxStreams caps the open event streams of this instance, and
+	// EventsMaxStreamsPerUser those of one user (429 beyond).
+	EventsMaxStreams        int
+	EventsMaxStreamsPerUser int
+	// EventsReauth is how often an open stream re-checks its credential
+	// (revoked, expired, disabled or demoted ends it), at the latest.
+	EventsReauth time.Duration
+	// EventsWriteTimeout ends a stream whose reader stops reading.
+	EventsWriteTimeout time.Duration
 
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
@@ -256,8 +267,8 @@ func Load(src Source) (*Config, error) {
 
 	c.PublicURL = strings.TrimSuffix(l.str("PUBLIC_URL", fmt.Sprintf("http://localhost:%d", c.Port)), "/")
 	l.absURL("PUBLIC_URL", c.PublicURL)
-	if c.Environment == Production && strings.HasPrefix(c.PublicURL, "http://") {
-		c.Warnings = append(c.Warnings, "PUBLIC_URL is not https in production: secure cookies need TLS in front of the service")
+	if u, err := url.Parse(c.PublicURL); err == nil && c.IsProduction() && !strings.EqualFold(u.Scheme, "https") {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("PUBLIC_URL is not https in %s: secure cookies and sign-in redirects need TLS in front of the service", c.Environment))
 	}
 
 	c.Google.ClientID = l.str("GOOGLE_CLIENT_ID", "")
@@ -369,6 +380,14 @@ func Load(src Source) (*Config, error) {
 		l.fail("EVENTS_POLL_INTERVAL", "%s is too short (at least 10ms, or 0 for the default)", c.EventsPoll)
 	}
 
+	c.EventsMaxStreams = l.integer("EVENTS_MAX_STREAMS", 5000, 1, 1_000_000)
+	c.EventsMaxStreamsPerUser = l.integer("EVENTS_MAX_STREAMS_PER_USER", 50, 1, 1_000_000)
+	if c.EventsMaxStreamsPerUser > c.EventsMaxStreams {
+		l.fail("EVENTS_MAX_STREAMS_PER_USER", "%d exceeds EVENTS_MAX_STREAMS (%d)", c.EventsMaxStreamsPerUser, c.EventsMaxStreams)
+	}
+	c.EventsReauth = l.duration("EVENTS_REAUTH_INTERVAL", 5*time.Second, 100*time.Millisecond, time.Minute)
+	c.EventsWriteTimeout = l.duration("EVENTS_WRITE_TIMEOUT", 10*time.Second, 100*time.Millisecond, 5*time.Minute)
+
 	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute)
 	defDelay := time.Duration(0)
 	if c.IsProduction() {
@@ -387,6 +406,9 @@ func Load(src Source) (*Config, error) {
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		if p.Bits() == 0 {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("TRUSTED_PROXIES contains %s, which trusts every address: any client can then choose its own address (rate limits, audit) and request id with X-Forwarded-For and X-Request-ID; list only your proxies", p.Masked()))
+		}
 	}
 
 	if len(l.problems) > 0 {

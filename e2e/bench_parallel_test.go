@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/engine"
-	"github.com/thecombine/combine/internal/testdb"
 	"github.com/thecombine/combine/workflow"
 )
 
@@ -74,28 +71,16 @@ func benchWholeWorkflow(b *testing.B, limit int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db := testdb.Open(b)
 	wake := make(chan string, 1024)
-	svc, err := engine.New(engine.Config{
-		DB: db, Workflows: wfs, Worker: slowWorker{delay: 200 * time.Millisecond, stories: 4},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), InstanceID: "bench", IterationConcurrency: limit,
-		OnEvent: func(id string) {
+	svc := newBenchEngine(b, wfs, slowWorker{delay: 200 * time.Millisecond, stories: 4}, func(c *engine.Config) {
+		c.IterationConcurrency = limit
+		c.OnEvent = func(id string) {
 			select {
 			case wake <- id:
 			default:
 			}
-		},
+		}
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := engine.Migrate(ctx, db); err != nil {
-		b.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = svc.Stop(context.Background()) })
 	actx := combine.NewContextWithAuth(ctx, &combine.AuthContext{UserID: "usr_bench", Roles: []string{combine.RoleAdmin},
 		Permissions: combine.PermissionsForRoles([]string{combine.RoleAdmin})})
 

@@ -98,7 +98,6 @@ func benchEngine(b *testing.B, sequential bool) {
 // benchService is an engine with the instant worker and the default
 // runner settings, on a fresh database, running.
 func benchService(b *testing.B) *engine.Service {
-	ctx := context.Background()
 	dir := b.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "bench.json"), []byte(benchWorkflow), 0o600); err != nil {
 		b.Fatal(err)
@@ -114,11 +113,19 @@ func benchService(b *testing.B) *engine.Service {
 		b.Fatal(err)
 	}
 	rc := cfg.Runner
-	db := testdb.Open(b)
-	svc, err := engine.New(engine.Config{
-		DB: db, Workflows: wfs, Worker: instantWorker{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		InstanceID: "bench", Concurrency: rc.Concurrency, StepTimeout: rc.StepTimeout, RescueAfter: rc.RescueAfter, PollInterval: rc.PollInterval,
+	return newBenchEngine(b, wfs, instantWorker{}, func(c *engine.Config) {
+		c.Concurrency, c.StepTimeout, c.RescueAfter, c.PollInterval = rc.Concurrency, rc.StepTimeout, rc.RescueAfter, rc.PollInterval
 	})
+}
+
+// newBenchEngine starts an engine on a fresh database with the workflows
+// and worker; mod adjusts its configuration.
+func newBenchEngine(b *testing.B, wfs *workflow.Registry, worker combine.Worker, mod func(*engine.Config)) *engine.Service {
+	ctx := context.Background()
+	db := testdb.Open(b)
+	cfg := engine.Config{DB: db, Workflows: wfs, Worker: worker, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), InstanceID: "bench"}
+	mod(&cfg)
+	svc, err := engine.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

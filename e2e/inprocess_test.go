@@ -18,6 +18,7 @@ import (
 	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/identity"
 	"github.com/thecombine/combine/internal/testdb"
+	"github.com/thecombine/combine/llm"
 	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/workflow"
 )
@@ -57,6 +58,7 @@ func (w askingPerson) Work(ctx context.Context, task *combine.Task) (*combine.Wo
 type inProcess struct {
 	ts     *httptest.Server
 	svc    *engine.Service
+	ids    *identity.Service
 	tokens map[string]string // caller name → token
 }
 
@@ -69,10 +71,15 @@ func startInProcess(t *testing.T, worker combine.Worker) *inProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("s", 32)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := identity.New(db, identity.OptionsFromConfig(cfg), logger)
 	n := events.NewNotifier(db, logger)
 	svc, err := engine.New(engine.Config{
 		DB: db, Workflows: wfs, Worker: worker, Logger: logger, InstanceID: "e2e-" + t.Name(),
-		PollInterval: 20 * time.Millisecond, OnEvent: n.Wake,
+		PollInterval: 20 * time.Millisecond, OnEvent: n.Wake, Audit: ids,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -92,11 +99,6 @@ func startInProcess(t *testing.T, worker combine.Worker) *inProcess {
 		_ = svc.Stop(sctx)
 		_ = n.Stop(sctx)
 	})
-	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("s", 32)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := identity.New(db, identity.OptionsFromConfig(cfg), logger)
 	tokens := map[string]string{}
 	for name, roles := range callers {
 		u, _, err := ids.EnsureUser(ctx, combine.UserCreate{Email: name + "@example.com", Name: name, Roles: roles})
@@ -111,8 +113,10 @@ func startInProcess(t *testing.T, worker combine.Worker) *inProcess {
 	}
 	srv := server.New(cfg, logger, health.NewChecker("e2e", "development"), prometheus.NewRegistry())
 	srv.Authn = ids
+	// Handler() refuses a server missing a dependency its routes call.
+	srv.Identity = server.IdentityDeps{Login: ids, Users: ids, Sessions: ids, Tokens: ids, Links: ids, Audit: ids}
 	srv.Engine = server.EngineDeps{
-		Workflows: wfs, Executions: svc, Documents: svc, Events: svc,
+		Workflows: wfs, Executions: svc, Documents: svc, Events: svc, Steps: svc, Costs: &llm.Costs{DB: db},
 		EventWaker: n, EventPoll: 100 * time.Millisecond, EventKeepalive: time.Second,
 	}
 	h, err := srv.Handler()
@@ -121,7 +125,7 @@ func startInProcess(t *testing.T, worker combine.Worker) *inProcess {
 	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &inProcess{ts: ts, svc: svc, tokens: tokens}
+	return &inProcess{ts: ts, svc: svc, ids: ids, tokens: tokens}
 }
 
 // as returns a client calling the in-process server with a caller's token.

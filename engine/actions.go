@@ -24,6 +24,18 @@ func callerOf(ctx context.Context) (*combine.AuthContext, error) {
 	return c, nil
 }
 
+// checkText refuses text the database cannot store (NUL, invalid UTF-8)
+// or longer than max characters (code points; 0: no limit); what names it.
+func checkText(what, text string, max int) error {
+	if !utf8.ValidString(text) || strings.ContainsRune(text, 0) {
+		return combine.Errorf(combine.EINVALID, "%s must be valid UTF-8 text without NUL characters", what)
+	}
+	if max > 0 && utf8.RuneCountInString(text) > max {
+		return combine.Errorf(combine.EINVALID, "%s is longer than %d characters", what, max)
+	}
+	return nil
+}
+
 // checkItemRef refuses an action that does not name a work item.
 func checkItemRef(path string, attemptNo int, attemptRequired bool) error {
 	if strings.TrimSpace(path) == "" {
@@ -103,8 +115,8 @@ func (s *Service) SubmitDocument(ctx context.Context, id string, sub combine.Sub
 	if err := checkDocument(sub.Content); err != nil {
 		return nil, err
 	}
-	if !utf8.ValidString(sub.Title) || strings.ContainsRune(sub.Title, 0) {
-		return nil, combine.Errorf(combine.EINVALID, `"title" must be valid UTF-8 text without NUL characters`)
+	if err := checkText(`"title"`, sub.Title, 0); err != nil {
+		return nil, err
 	}
 	var refused []string
 	var out *execRow
@@ -133,7 +145,7 @@ func (s *Service) SubmitDocument(ctx context.Context, id string, sub combine.Sub
 				return err
 			}
 		} else {
-			if err := setAttempt(ctx, tx, a.ID, user, nil, ""); err != nil {
+			if err := setAttempt(ctx, tx, a.ID, user, nil); err != nil {
 				return err
 			}
 			if err := s.storeDocument(ctx, tx, wf, e, run, a, attWaitingInput, user, &sub); err != nil {
@@ -244,11 +256,8 @@ func checkAnswers(qs []combine.Question, answers map[string]string) (map[string]
 			continue
 		}
 		v = strings.TrimSpace(v)
-		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
-			return nil, combine.Errorf(combine.EINVALID, "the answer to %q must be valid UTF-8 text without NUL characters", k)
-		}
-		if utf8.RuneCountInString(v) > maxAnswerLen {
-			return nil, combine.Errorf(combine.EINVALID, "the answer to %q is longer than %d characters", k, maxAnswerLen)
+		if err := checkText(fmt.Sprintf("the answer to %q", k), v, maxAnswerLen); err != nil {
+			return nil, err
 		}
 		if v != "" {
 			clean[k] = v

@@ -83,7 +83,7 @@ func TestCancelReachesAWorkerOnAnotherInstance(t *testing.T) {
 	}
 	select {
 	case <-called:
-	case <-time.After(10 * time.Second):
+	case <-time.After(waitLimit):
 		t.Fatal("instance A never called its worker")
 	}
 	if _, err := b.CancelExecution(admin, e.ID); err != nil {
@@ -91,7 +91,7 @@ func TestCancelReachesAWorkerOnAnotherInstance(t *testing.T) {
 	}
 	select {
 	case <-ended:
-	case <-time.After(5 * time.Second):
+	case <-time.After(waitLimit):
 		t.Fatal("the worker call on instance A was not cancelled")
 	}
 }

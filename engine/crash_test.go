@@ -25,6 +25,7 @@ const (
 	crashChildEnv     = "ENGINE_CRASH_CHILD_DB"
 	crashChildIDEnv   = "ENGINE_CRASH_CHILD_ID"
 	crashChildRescEnv = "ENGINE_CRASH_CHILD_RESCUE"
+	crashChildWfsEnv  = "ENGINE_CRASH_CHILD_WORKFLOWS"
 )
 
 // instantWorker writes a valid document quickly: two epics, two stories.
@@ -57,14 +58,8 @@ func runCrashChild(url string) {
 	}
 	id := cmp.Or(os.Getenv(crashChildIDEnv), "crash-child")
 	rescue, _ := time.ParseDuration(os.Getenv(crashChildRescEnv))
-	dir, err := os.MkdirTemp("", "crash-workflows")
-	if err != nil {
-		panic(err)
-	}
-	if err := enginetest.Write(dir); err != nil {
-		panic(err)
-	}
-	wfs, err := workflow.Load(workflow.Options{Dir: dir})
+	// The parent wrote the test workflows (and removes them at the end).
+	wfs, err := workflow.Load(workflow.Options{Dir: os.Getenv(crashChildWfsEnv)})
 	if err != nil {
 		panic(err)
 	}
@@ -130,12 +125,15 @@ func TestCrashRecovery(t *testing.T) {
 	for range 10 {
 		at := completedSteps()
 		cmd := spawn()
-		for wait := time.Now().Add(10 * time.Second); completedSteps() == at && time.Now().Before(wait); {
+		// Wait until this process has completed a step and has several
+		// step jobs in hand — bounded generously: a loaded machine (and
+		// the race detector) starts and runs processes slowly.
+		for wait := time.Now().Add(waitLimit); completedSteps() == at && time.Now().Before(wait); {
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
 		n := inFlight()
-		for wait := time.Now().Add(5 * time.Second); n < 2 && time.Now().Before(wait); n = inFlight() {
+		for wait := time.Now().Add(waitLimit); n < 2 && time.Now().Before(wait); n = inFlight() {
 			time.Sleep(2 * time.Millisecond)
 		}
 		_ = cmd.Process.Kill() // SIGKILL
@@ -197,7 +195,7 @@ func crashSetup(t *testing.T, n int) (string, *sqldb.DB, *engine.Service, []stri
 func spawnCrashChild(t *testing.T, url string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$")
-	cmd.Env = append(append(os.Environ(), crashChildEnv+"="+url), env...)
+	cmd.Env = append(append(os.Environ(), crashChildEnv+"="+url, crashChildWfsEnv+"="+enginetest.Dir(t)), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +216,7 @@ func countCompletedSteps(t *testing.T, db *sqldb.DB) int {
 func verifyCompleted(t *testing.T, starter *engine.Service, ids []string) {
 	t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(3 * waitLimit)
 	for _, id := range ids {
 		for {
 			e, err := starter.FindExecution(ctx, id)
@@ -285,7 +283,7 @@ func TestTwoInstancesShareTheWork(t *testing.T) {
 	a := spawnCrashChild(t, url, crashChildIDEnv+"=inst-a", rescue)
 	b := spawnCrashChild(t, url, crashChildIDEnv+"=inst-b", rescue)
 	t.Cleanup(func() { _ = b.Process.Kill(); _ = b.Wait() })
-	for wait := time.Now().Add(20 * time.Second); countCompletedSteps(t, db) < 40; {
+	for wait := time.Now().Add(waitLimit); countCompletedSteps(t, db) < 40; {
 		if time.Now().After(wait) {
 			t.Fatal("the instances made no progress")
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/thecombine/combine"
 )
@@ -28,14 +27,14 @@ func (s *Service) DecideAcceptance(ctx context.Context, id string, d combine.Dec
 		return nil, combine.Errorf(combine.EINVALID, `"document_id" and "version" must name the document version under review`)
 	}
 	d.Comment = strings.TrimSpace(d.Comment)
-	if !utf8.ValidString(d.Comment) || strings.ContainsRune(d.Comment, 0) {
-		return nil, combine.Errorf(combine.EINVALID, `"comment" must be valid UTF-8 text without NUL characters`)
+	if err := checkText(`"comment"`, d.Comment, maxAnswerLen); err != nil {
+		return nil, err
+	}
+	if err := checkText(`"title"`, d.Title, 0); err != nil {
+		return nil, err
 	}
 	if !d.Accepted && d.Comment == "" {
 		return nil, combine.Errorf(combine.EINVALID, "a rejection needs a comment saying what to change")
-	}
-	if utf8.RuneCountInString(d.Comment) > maxAnswerLen {
-		return nil, combine.Errorf(combine.EINVALID, "comment is longer than %d characters", maxAnswerLen)
 	}
 	edited := len(d.Content) > 0
 	if edited {
@@ -199,11 +198,8 @@ func (s *Service) RetryExecution(ctx context.Context, id string, comment string)
 		return nil, err
 	}
 	comment = strings.TrimSpace(comment)
-	if !utf8.ValidString(comment) || strings.ContainsRune(comment, 0) {
-		return nil, combine.Errorf(combine.EINVALID, `"comment" must be valid UTF-8 text without NUL characters`)
-	}
-	if utf8.RuneCountInString(comment) > maxAnswerLen {
-		return nil, combine.Errorf(combine.EINVALID, "comment is longer than %d characters", maxAnswerLen)
+	if err := checkText(`"comment"`, comment, maxAnswerLen); err != nil {
+		return nil, err
 	}
 	var out *execRow
 	var failedPath string

@@ -54,6 +54,11 @@ type harness struct {
 
 type engineConfig = engine.Config
 
+// waitLimit bounds a wait for a state the engine reaches in milliseconds
+// on an idle machine; it is generous so that a machine loaded by other
+// suites (and the race detector) slows a test down without failing it.
+const waitLimit = 60 * time.Second
+
 // newHarness starts an engine on a fresh database, with the real
 // workflow registry (built-ins and "tiny") and worker (nil: people do
 // every step).
@@ -124,7 +129,7 @@ func (h *harness) find(id string) *combine.Execution {
 // wait polls until the execution reaches one of the statuses.
 func (h *harness) wait(id string, want ...combine.ExecutionStatus) *combine.Execution {
 	h.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for {
 		e := h.find(id)
 		if slices.Contains(want, e.Status) {
@@ -141,7 +146,7 @@ func (h *harness) wait(id string, want ...combine.ExecutionStatus) *combine.Exec
 // and returns it with the execution.
 func (h *harness) item(id, path, kind string) (*combine.Execution, *combine.WorkItem) {
 	h.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for {
 		e := h.find(id)
 		for _, it := range e.Pending {
@@ -161,7 +166,7 @@ func (h *harness) item(id, path, kind string) (*combine.Execution, *combine.Work
 func (h *harness) paths(id string, want ...string) map[string]*combine.WorkItem {
 	h.t.Helper()
 	slices.Sort(want)
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for {
 		e := h.find(id)
 		got := map[string]*combine.WorkItem{}

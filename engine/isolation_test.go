@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -73,5 +75,52 @@ func TestExecutionsOfOneProjectDoNotSteerEachOther(t *testing.T) {
 	docs, _, _ = h.svc.ListDocuments(context.Background(), combine.DocumentFilter{ExecutionID: a, DocumentType: "epic_backlog"})
 	if len(docs) != 1 || docs[0].Version != 1 || docs[0].IsLatest {
 		t.Fatalf("A's backlog = %+v, want version 1, no longer the project's latest", docs)
+	}
+}
+
+// TestVersionsOfOneScopeFromExecutionsAtOnce: six executions of one
+// project submit their discovery at the same moment; every submission is
+// stored as its own version of the project's discovery, exactly one is the
+// latest, and each execution reads its own.
+func TestVersionsOfOneScopeFromExecutionsAtOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	var ids []string
+	for range 6 {
+		id := h.start("same-scope").ID
+		h.item(id, "discovery", combine.WorkInput)
+		ids = append(ids, id)
+	}
+	errs := make(chan error, len(ids))
+	for i, id := range ids {
+		go func() {
+			_, err := h.svc.SubmitDocument(op, id, combine.Submission{StepPath: "discovery", Attempt: 1,
+				Content: json.RawMessage(doc(fmt.Sprintf("Discovery %d", i)))})
+			errs <- err
+		}()
+	}
+	for range ids {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	versions := map[int]bool{}
+	latest := 0
+	for i, id := range ids {
+		docs, _, err := h.svc.ListDocuments(context.Background(), combine.DocumentFilter{ExecutionID: id})
+		if err != nil || len(docs) != 1 || docs[0].Title != fmt.Sprintf("Discovery %d", i) {
+			t.Fatalf("execution %d documents = %+v (%v)", i, docs, err)
+		}
+		versions[docs[0].Version] = true
+		if docs[0].IsLatest {
+			latest++
+		}
+		_, it := h.item(id, "backlog", combine.WorkInput)
+		if it.Inputs[0].DocumentID != docs[0].ID {
+			t.Fatalf("execution %d reads %+v, not its own discovery %s", i, it.Inputs, docs[0].ID)
+		}
+	}
+	if len(versions) != 6 || !versions[1] || !versions[6] || latest != 1 {
+		t.Fatalf("versions %v, %d latest; want 1..6 and one latest", versions, latest)
 	}
 }

@@ -41,7 +41,7 @@ func openItems(ctx context.Context, q querier, executionID string) ([]openItem, 
 	rows, err := q.QueryContext(ctx, `SELECT r.id, r.execution_id, r.ref, r.status, r.ord, r.attempts, r.qa_failures,
 		r.rejections, r.clarifications, r.error, a.id, a.step_run_id, a.execution_id, a.step_path, a.attempt,
 		a.idempotency_key, a.worker, a.status, a.feedback, a.inputs, a.output, a.document_id, a.started_at
-		FROM step_runs r JOIN step_attempts a ON a.step_run_id = r.id AND a.attempt = r.attempts
+		FROM step_runs r JOIN step_attempts a ON a.execution_id = r.execution_id AND a.step_path = r.step_path AND a.attempt = r.attempts
 		WHERE r.execution_id = $1 AND r.status = $2 ORDER BY r.ord, r.created_at, r.id`, executionID, runRunning)
 	if err != nil {
 		return nil, fmt.Errorf("list open work items: %w", err)

@@ -151,7 +151,8 @@ func TestWorkersRunItemsSideBySide(t *testing.T) {
 			}
 			select {
 			case <-release:
-			case <-time.After(5 * time.Second):
+			case <-ctx.Done():
+				return nil, ctx.Err()
 			}
 		}
 		content := `{"title": "by worker", "epics": [{"id": "E1"}, {"id": "E2"}], "stories": [{"id": "S1"}, {"id": "S2"}]}`
@@ -163,7 +164,7 @@ func TestWorkersRunItemsSideBySide(t *testing.T) {
 	for _, epic := range []string{"E1", "E2"} {
 		h.decide(ba, e.ID, "per_epic["+epic+"]/stories", true, "")
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for peak.Load() < 4 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -148,7 +148,7 @@ func TestRetryContinuesItemsOpenAtTheFailure(t *testing.T) {
 		t.Fatalf("failed at %q", e.FailedStepPath)
 	}
 	close(slow) // S2's call completes while the execution is failed
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for h.count(`SELECT COUNT(*) FROM step_attempts WHERE execution_id = $1 AND step_path = 'per_epic[E1]/per_story[S2]/notes' AND status = 'produced'`, e.ID) != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("S2's result was not kept while the execution was failed")

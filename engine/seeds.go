@@ -81,6 +81,12 @@ func (s *Service) seeds(ctx context.Context, wf *combine.Workflow, e *execRow, r
 	return out, nil
 }
 
+// hasSeeds reports whether an execution's inputs seed documents.
+func hasSeeds(inputs json.RawMessage) bool {
+	var obj map[string]json.RawMessage
+	return json.Unmarshal(inputs, &obj) == nil && len(obj[seedKey]) > 0
+}
+
 // producer returns the top-level production step producing docType.
 func producer(steps []combine.StepDef, docType string) *combine.StepDef {
 	for i := range steps {

@@ -89,14 +89,11 @@ func attemptKey(executionID, path string, n int) string {
 	return fmt.Sprintf("%s/%s#%d", executionID, path, n)
 }
 
+// insertStepRun stores a new run; r.Ord orders it among the execution's.
 func insertStepRun(ctx context.Context, tx *Tx, r *stepRun) error {
 	ref, err := json.Marshal(r.Ref)
 	if err != nil {
 		return fmt.Errorf("encode step ref: %w", err)
-	}
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(ord), 0) + 1 FROM step_runs WHERE execution_id = $1`,
-		r.ExecutionID).Scan(&r.Ord); err != nil {
-		return fmt.Errorf("next step run order: %w", err)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO step_runs (id, execution_id, step_path, step_id, scope_type, scope_id, ref,
 		status, attempts, ord, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
@@ -189,11 +186,15 @@ func insertAttempt(ctx context.Context, tx *Tx, a *attempt) error {
 	if a.Inputs == nil {
 		inputs = []byte("[]")
 	}
+	var finished any
+	if !slices.Contains(openAttemptStatuses, a.Status) {
+		finished = tx.now()
+	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO step_attempts (id, step_run_id, execution_id, step_path, attempt,
-		idempotency_key, worker, status, feedback, prompts, inputs, document_id, started_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		idempotency_key, worker, status, feedback, prompts, inputs, document_id, started_at, finished_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		a.ID, a.StepRunID, a.ExecutionID, a.Path, a.Number, a.Key, a.Worker, a.Status, string(fb), string(prompts),
-		string(inputs), nullIfEmpty(a.DocumentID), tx.now())
+		string(inputs), nullIfEmpty(a.DocumentID), tx.now(), finished)
 	if err != nil {
 		return fmt.Errorf("insert attempt: %w", err)
 	}
@@ -253,12 +254,18 @@ func findAttempt(ctx context.Context, q querier, executionID, path string, n int
 // moveAttempt moves an attempt from one status to another and reports
 // whether it did; false means another delivery or action got there first.
 func moveAttempt(ctx context.Context, tx *Tx, id, from, to string) (bool, error) {
+	return moveAttemptTo(ctx, tx, id, from, to, "")
+}
+
+// moveAttemptTo is moveAttempt that also records the document the
+// attempt produced (when documentID is not empty).
+func moveAttemptTo(ctx context.Context, tx *Tx, id, from, to, documentID string) (bool, error) {
 	finished := tx.now()
 	if slices.Contains(openAttemptStatuses, to) {
 		finished = nil
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE step_attempts SET status = $3, finished_at = $4 WHERE id = $1 AND status = $2`,
-		id, from, to, finished)
+	res, err := tx.ExecContext(ctx, `UPDATE step_attempts SET status = $3, finished_at = $4, document_id = COALESCE($5, document_id)
+		WHERE id = $1 AND status = $2`, id, from, to, finished, nullIfEmpty(documentID))
 	if err != nil {
 		return false, fmt.Errorf("update attempt: %w", err)
 	}
@@ -269,15 +276,15 @@ func moveAttempt(ctx context.Context, tx *Tx, id, from, to string) (bool, error)
 	return n == 1, nil
 }
 
-// setAttempt records who sent an attempt's document, its QA problems and
-// the document it produced (empty values leave the column alone).
-func setAttempt(ctx context.Context, tx *Tx, id, worker string, problems []string, documentID string) error {
+// setAttempt records who sent an attempt's document and its QA problems
+// (empty values leave the column alone).
+func setAttempt(ctx context.Context, tx *Tx, id, worker string, problems []string) error {
 	probs, err := jsonText(problems)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE step_attempts SET worker = COALESCE($2, worker), problems = COALESCE($3, problems),
-		document_id = COALESCE($4, document_id) WHERE id = $1`, id, nullIfEmpty(worker), probs, nullIfEmpty(documentID))
+	_, err = tx.ExecContext(ctx, `UPDATE step_attempts SET worker = COALESCE($2, worker), problems = COALESCE($3, problems)
+		WHERE id = $1`, id, nullIfEmpty(worker), probs)
 	if err != nil {
 		return fmt.Errorf("record attempt: %w", err)
 	}

@@ -57,8 +57,6 @@ type execRow struct {
 	combine.Execution
 	LastSeq int64
 	items   []*combine.WorkItem
-	// rebuild is set when the stored view predates the work-item format.
-	rebuild bool
 }
 
 // setItems sets the open work items and splits them into Pending and
@@ -92,12 +90,10 @@ func scanExecution(sc interface{ Scan(...any) error }) (*execRow, error) {
 	e.Status = combine.ExecutionStatus(status)
 	e.Inputs = json.RawMessage(inputs)
 	var items []*combine.WorkItem
-	if pending.Valid {
+	if pending.Valid { // NULL until rebuilt for a row of the first engine
 		if err := json.Unmarshal([]byte(pending.String), &items); err != nil {
 			return nil, fmt.Errorf("decode work items: %w", err)
 		}
-	} else if e.Status != combine.StatusPending && !e.Status.Terminal() {
-		e.rebuild = true
 	}
 	e.setItems(items)
 	if !started.IsZero() {

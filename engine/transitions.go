@@ -53,11 +53,13 @@ func (s *Service) schedule(ctx context.Context, tx *Tx, wf *combine.Workflow, e 
 		e.Status, e.FinishedAt = combine.StatusCompleted, &now
 		return s.appendEvent(ctx, tx, e, combine.EventExecutionCompleted, nil)
 	}
+	ord := len(runs)
 	for _, inst := range start {
 		if open >= s.cfg.IterationConcurrency {
 			break
 		}
-		if err := s.openRun(ctx, tx, wf, e, inst); err != nil {
+		ord++
+		if err := s.openRun(ctx, tx, wf, e, inst, ord); err != nil {
 			return err
 		}
 		if e.Status.Terminal() {
@@ -68,25 +70,33 @@ func (s *Service) schedule(ctx context.Context, tx *Tx, wf *combine.Workflow, e 
 	return nil
 }
 
-// openRun starts a step instance: its run and first attempt. A document
-// seeded at start for this step becomes the attempt's document.
-func (s *Service) openRun(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, inst *instance) error {
+// openRun starts a step instance as the execution's ord-th run: its run
+// and first attempt. A document seeded at start for this step becomes the
+// attempt's document.
+func (s *Service) openRun(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, inst *instance, ord int) error {
 	ref := inst.ref
-	run := &stepRun{ID: newID("run"), ExecutionID: e.ID, Ref: ref, Status: runRunning}
+	run := &stepRun{ID: newID("run"), ExecutionID: e.ID, Ref: ref, Status: runRunning, Ord: ord}
 	if err := insertStepRun(ctx, tx, run); err != nil {
 		return err
 	}
-	seed, err := seededDocument(ctx, tx, e.ID, ref.Path)
-	if err != nil {
-		return err
+	var seed *combine.Document
+	if len(ref.Items) == 0 && hasSeeds(e.Inputs) {
+		var err error
+		if seed, err = seededDocument(ctx, tx, e.ID, ref.Path); err != nil {
+			return err
+		}
 	}
 	if seed == nil {
 		return s.newAttempt(ctx, tx, wf, e, run, feedback{}, "start")
 	}
 	run.Attempts = 1
+	status := attDocument
+	if seed.Acceptance.Status == combine.AcceptanceNotRequired {
+		status = attCompleted
+	}
 	a := &attempt{
 		ID: newID("att"), StepRunID: run.ID, ExecutionID: e.ID, Path: ref.Path, Number: 1,
-		Key: attemptKey(e.ID, ref.Path, 1), Worker: seed.CreatedBy, Status: attDocument, DocumentID: seed.ID,
+		Key: attemptKey(e.ID, ref.Path, 1), Worker: seed.CreatedBy, Status: status, DocumentID: seed.ID,
 		Inputs: []combine.InputRead{},
 	}
 	if err := insertAttempt(ctx, tx, a); err != nil {
@@ -263,13 +273,14 @@ func (s *Service) storeDocument(ctx context.Context, tx *Tx, wf *combine.Workflo
 		CreatedBy: createdBy, ExecutionID: e.ID, StepID: run.Ref.StepID, StepPath: run.Ref.Path,
 		Acceptance: combine.AcceptanceState{Status: acc},
 	}
-	if ok, err := moveAttempt(ctx, tx, a.ID, from, attDocument); err != nil || !ok {
+	to := attDocument // waits for a decision
+	if acc == combine.AcceptanceNotRequired {
+		to = attCompleted
+	}
+	if ok, err := moveAttemptTo(ctx, tx, a.ID, from, to, doc.ID); err != nil || !ok {
 		return err
 	}
-	if err := setAttempt(ctx, tx, a.ID, "", nil, doc.ID); err != nil {
-		return err
-	}
-	a.Status, a.DocumentID = attDocument, doc.ID
+	a.Status, a.DocumentID = to, doc.ID
 	if err := s.insertDocument(ctx, tx, doc, a.Number); err != nil {
 		return err
 	}
@@ -277,7 +288,8 @@ func (s *Service) storeDocument(ctx context.Context, tx *Tx, wf *combine.Workflo
 }
 
 // afterDocument moves a work item on once its document passed QA: to a
-// decision when its type requires one, else to the next steps.
+// decision when its type requires one (the attempt waits in status
+// document), else to the next steps (the attempt is completed).
 func (s *Service) afterDocument(ctx context.Context, tx *Tx, wf *combine.Workflow, e *execRow, run *stepRun, a *attempt, doc *combine.Document) error {
 	if err := s.appendEvent(ctx, tx, e, combine.EventDocumentProduced, map[string]any{
 		"document_id": doc.ID, "document_type": doc.DocumentType, "scope_type": doc.ScopeType, "scope_id": doc.ScopeID,
@@ -291,9 +303,6 @@ func (s *Service) afterDocument(ctx context.Context, tx *Tx, wf *combine.Workflo
 			"step_path": run.Ref.Path, "attempt": a.Number, "document_id": doc.ID, "document_type": doc.DocumentType,
 			"version": doc.Version, "accepted_by": dt.AcceptedBy,
 		})
-	}
-	if ok, err := moveAttempt(ctx, tx, a.ID, attDocument, attCompleted); err != nil || !ok {
-		return err
 	}
 	return s.completeStep(ctx, tx, wf, e, run, nil)
 }

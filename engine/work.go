@@ -214,7 +214,7 @@ func (s *Service) refuse(ctx context.Context, tx *Tx, wf *combine.Workflow, e *e
 	if ok, err := moveAttempt(ctx, tx, a.ID, from, attQAFailed); err != nil || !ok {
 		return err
 	}
-	if err := setAttempt(ctx, tx, a.ID, sender, probs, ""); err != nil {
+	if err := setAttempt(ctx, tx, a.ID, sender, probs); err != nil {
 		return err
 	}
 	return s.qaFailed(ctx, tx, wf, e, run, probs)

@@ -1,10 +1,16 @@
 // Package events wakes execution event streams when new events are
-// appended. The durable event log is the source of truth: streams tail it
-// with a short poll interval, which works on both databases and across
-// instances. On PostgreSQL the Notifier adds prompt wake-ups: the event
-// append sends NOTIFY in its own transaction (see Notify), and one LISTEN
-// connection per process fans the notifications out to the streams that
-// follow that execution, whichever instance wrote the event.
+// appended. The durable event log is the source of truth; the Notifier
+// tells the streams of this process when to re-read it, so that no
+// stream polls the database on its own:
+//
+//   - one poller per process reads the head (the latest sequence number)
+//     of every execution some stream follows, in one query per interval,
+//     and wakes the streams of those that moved — on both databases and
+//     across instances;
+//   - on PostgreSQL, one LISTEN connection per process adds prompt
+//     wake-ups: the event append sends NOTIFY in its own transaction (see
+//     Notify), whichever instance wrote the event; the poller then only
+//     covers a notification lost while reconnecting.
 package events
 
 import (
@@ -12,6 +18,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,14 +54,23 @@ type Notifier struct {
 	logger *slog.Logger
 	// Retry is the delay before the LISTEN connection is re-established.
 	Retry time.Duration
+	// Poll is how often the poller re-reads the heads of the followed
+	// event logs; 0 means DefaultPoll, or ListeningPoll while LISTEN is up.
+	Poll time.Duration
 
 	mu        sync.Mutex
 	subs      map[string]map[chan struct{}]struct{}
 	listening bool
 	lastErr   error
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	// heads is the poller's last reading of each followed execution's log.
+	heads   map[string]int64
+	polling bool
+
+	cancel     context.CancelFunc
+	done       chan struct{}
+	pollCancel context.CancelFunc
+	pollDone   chan struct{}
 	// settled is closed when the first LISTEN attempt has succeeded or failed.
 	settled    chan struct{}
 	settleOnce sync.Once
@@ -150,9 +166,23 @@ func (n *Notifier) Subscribers() int {
 	return n.countLocked()
 }
 
-// Start begins listening for notifications on PostgreSQL with a dedicated
-// connection (outside the pool, so streams never starve the pool).
+// Poll intervals of the poller.
+const (
+	DefaultPoll   = 500 * time.Millisecond
+	ListeningPoll = 5 * time.Second
+	// headsChunk bounds the ids of one heads query.
+	headsChunk = 500
+)
+
+// Start starts the poller and, on PostgreSQL, listens for notifications
+// with a dedicated connection (outside the pool, so streams never starve
+// the pool).
 func (n *Notifier) Start(ctx context.Context) error {
+	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.mu.Lock()
+	n.pollCancel, n.pollDone, n.polling = pcancel, make(chan struct{}), true
+	n.mu.Unlock()
+	go n.poll(pctx)
 	if n.db.Dialect != sqldb.Postgres || n.db.Pool == nil {
 		return nil
 	}
@@ -174,8 +204,20 @@ func (n *Notifier) Start(ctx context.Context) error {
 // settle marks the first LISTEN attempt as finished.
 func (n *Notifier) settle() { n.settleOnce.Do(func() { close(n.settled) }) }
 
-// Stop ends listening and waits for the listener to exit.
+// Stop ends polling and listening and waits for both to exit.
 func (n *Notifier) Stop(ctx context.Context) error {
+	n.mu.Lock()
+	pcancel, pdone := n.pollCancel, n.pollDone
+	n.polling = false
+	n.mu.Unlock()
+	if pcancel != nil {
+		pcancel()
+		select {
+		case <-pdone:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	if n.cancel == nil {
 		return nil
 	}
@@ -186,6 +228,109 @@ func (n *Notifier) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Polling reports whether the poller runs: streams then need no timer of
+// their own to find new events.
+func (n *Notifier) Polling() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.polling
+}
+
+// pollInterval is Poll, or the default for the current listening state.
+func (n *Notifier) pollInterval() time.Duration {
+	if n.Poll > 0 {
+		return n.Poll
+	}
+	if n.Listening() {
+		return ListeningPoll
+	}
+	return DefaultPoll
+}
+
+// poll is the process's one poller: each interval it reads the heads of
+// every followed execution's log and wakes the streams of those that
+// moved, or that it has not read before (their streams may have started
+// just before an append).
+func (n *Notifier) poll(ctx context.Context) {
+	defer close(n.pollDone)
+	t := time.NewTimer(n.pollInterval())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := n.pollOnce(ctx); err != nil && ctx.Err() == nil {
+			n.logger.Warn("event poller: reading the event log heads failed", "error", err.Error())
+		}
+		t.Reset(n.pollInterval())
+	}
+}
+
+func (n *Notifier) pollOnce(ctx context.Context) error {
+	n.mu.Lock()
+	ids := make([]string, 0, len(n.subs))
+	for id := range n.subs {
+		ids = append(ids, id)
+	}
+	n.mu.Unlock()
+	heads := make(map[string]int64, len(ids))
+	for start := 0; start < len(ids); start += headsChunk {
+		chunk := ids[start:min(start+headsChunk, len(ids))]
+		if err := readHeads(ctx, n.db, chunk, heads); err != nil {
+			return err
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.heads == nil {
+		n.heads = map[string]int64{}
+	}
+	for _, id := range ids {
+		head := heads[id] // 0: no event yet
+		if last, seen := n.heads[id]; seen && last == head {
+			continue
+		}
+		n.heads[id] = head
+		for ch := range n.subs[id] {
+			signal(ch)
+		}
+	}
+	for id := range n.heads {
+		if _, followed := n.subs[id]; !followed {
+			delete(n.heads, id)
+		}
+	}
+	return nil
+}
+
+// readHeads stores the latest sequence number of each execution in ids
+// that has events (one indexed read: the log's key is (execution_id, seq)).
+func readHeads(ctx context.Context, db *sqldb.DB, ids []string, into map[string]int64) error {
+	args := make([]any, len(ids))
+	marks := make([]string, len(ids))
+	for i, id := range ids {
+		args[i] = id
+		marks[i] = fmt.Sprintf("$%d", i+1)
+	}
+	rows, err := db.R.QueryContext(ctx, `SELECT execution_id, MAX(seq) FROM execution_events WHERE execution_id IN (`+
+		strings.Join(marks, ", ")+`) GROUP BY execution_id`, args...)
+	if err != nil {
+		return fmt.Errorf("read event log heads: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return fmt.Errorf("read event log heads: %w", err)
+		}
+		into[id] = seq
+	}
+	return rows.Err()
 }
 
 // Listening reports whether the LISTEN connection is up, so that every

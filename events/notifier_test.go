@@ -76,6 +76,7 @@ func TestNotifyCrossesConnections(t *testing.T) {
 	writer, reader := open(), open()
 
 	n := events.NewNotifier(reader, discard())
+	n.Poll = time.Hour // LISTEN alone: the poller must not wake anyone here
 	if err := n.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +135,7 @@ func TestNotifierReconnects(t *testing.T) {
 	db := testdb.Open(t)
 	n := events.NewNotifier(db, discard())
 	n.Retry = 50 * time.Millisecond
+	n.Poll = time.Hour // LISTEN alone: the poller must not wake anyone here
 	if err := n.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func Database(db *sqldb.DB) []Component {
 				}
 				d := map[string]any{"version": cur, "latest": latest}
 				if cur < latest {
-					return d, Publicf("%w: schema version %d is behind %d; run combine migrate", ErrDegraded, cur, latest)
+					return d, Degradedf("schema version %d is behind %d; run combine migrate", cur, latest)
 				}
 				return d, nil
 			},

@@ -3,7 +3,6 @@ package health_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,32 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/thecombine/combine/config"
-	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/internal/servertest"
 	"github.com/thecombine/combine/internal/testdb"
-	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/sqldb"
 )
 
 // endpoints serves the health routes for db through the real server.
 func endpoints(t *testing.T, db *sqldb.DB) http.Handler {
 	t.Helper()
-	cfg, err := config.Load(config.FromMap(map[string]string{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := health.NewChecker("test-version", cfg.Environment)
-	for _, comp := range health.Database(db) {
-		c.Register(comp)
-	}
-	srv := server.New(cfg, slog.New(slog.DiscardHandler), c, prometheus.NewRegistry())
-	h, err := srv.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return servertest.New(t, servertest.Options{DB: db, LogLevel: "ERROR"}).Handler(t)
 }
 
 // get serves GET path and decodes the JSON body.
@@ -63,7 +45,7 @@ func TestEndpointsOnDatabase(t *testing.T) {
 	}
 
 	code, body := get(t, h, "/health")
-	if code != 200 || body["status"] != "healthy" || body["version"] != "test-version" || body["environment"] != "development" {
+	if code != 200 || body["status"] != "healthy" || body["version"] != "test" || body["environment"] != "development" {
 		t.Fatalf("/health on %s: %d %v", testdb.Name(), code, body)
 	}
 	if _, err := time.Parse(time.RFC3339, body["timestamp"].(string)); err != nil {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/thecombine/combine"
 )
 
 // Status values of a component or of the whole service.
@@ -30,20 +32,15 @@ type CheckFunc func(ctx context.Context) (details map[string]any, err error)
 // ErrDegraded marks a component that works but not fully.
 var ErrDegraded = errors.New("degraded")
 
-// PublicError is an error whose message may be shown on the public /health
-// page. Other errors appear there only as "check failed" (the log has the
-// cause), because driver errors can name hosts, users and databases.
-type PublicError struct{ Err error }
+// A check's error reaches the public /health page only as the message of
+// a *combine.Error; any other error appears there as "check failed" (the
+// log has the cause), because driver errors can name hosts, users and
+// databases.
 
-// Error implements error.
-func (e *PublicError) Error() string { return e.Err.Error() }
-
-// Unwrap exposes the cause (e.g. ErrDegraded).
-func (e *PublicError) Unwrap() error { return e.Err }
-
-// Publicf returns a PublicError with a formatted message (%w allowed).
-func Publicf(format string, args ...any) error {
-	return &PublicError{Err: fmt.Errorf(format, args...)}
+// Degradedf returns an error that marks a component degraded, with a
+// message fit for the public /health page.
+func Degradedf(format string, args ...any) error {
+	return &combine.Error{Code: combine.EUNAVAILABLE, Message: fmt.Sprintf(format, args...), Err: ErrDegraded}
 }
 
 // Component is a registered check.
@@ -194,7 +191,7 @@ func (c *Checker) run(ctx context.Context, comp Component) ComponentReport {
 	select {
 	case o = <-done:
 	case <-ctx.Done():
-		o.err = Publicf("check timed out after %s", comp.Timeout)
+		o.err = combine.Errorf(combine.EUNAVAILABLE, "check timed out after %s", comp.Timeout)
 	}
 	r := ComponentReport{
 		Status:    Healthy,
@@ -208,9 +205,9 @@ func (c *Checker) run(ctx context.Context, comp Component) ComponentReport {
 			r.Status = Degraded
 		}
 		r.Error = "check failed (see the server log)"
-		var pe *PublicError
+		var pe *combine.Error
 		if errors.As(o.err, &pe) {
-			r.Error = pe.Error()
+			r.Error = pe.Message
 		}
 		if c.Logger != nil {
 			c.Logger.WarnContext(ctx, "health check failed", "component", comp.Name, "status", r.Status, "error", o.err.Error())

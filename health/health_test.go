@@ -28,8 +28,8 @@ func TestAggregation(t *testing.T) {
 			health.Unhealthy, false, map[string]string{"db": "check failed (see the server log)"}},
 		{"optional down", []health.Component{{Name: "db", Critical: true, Check: check(nil)}, {Name: "runner", Check: check(boom)}},
 			health.Degraded, true, map[string]string{"runner": "check failed (see the server log)"}},
-		{"degraded with a public reason", []health.Component{{Name: "migrations", Check: check(health.Publicf("%w: behind", health.ErrDegraded))}},
-			health.Degraded, true, map[string]string{"migrations": "degraded: behind"}},
+		{"degraded with a public reason", []health.Component{{Name: "migrations", Check: check(health.Degradedf("behind"))}},
+			health.Degraded, true, map[string]string{"migrations": "behind"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

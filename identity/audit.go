@@ -83,7 +83,17 @@ func (s *Service) fillAudit(ctx context.Context, e *combine.AuditEntry) {
 	if e.ID == "" {
 		e.ID = s.auditID(e.At)
 	}
+	// Entries often quote what a client sent (an email, a route): keep
+	// every field storable and bounded, counted in characters.
+	e.Actor = safeText(e.Actor, MaxAuditField)
+	e.Target = safeText(e.Target, MaxAuditField)
+	e.Reason = safeText(e.Reason, MaxAuditField)
+	e.ClientAddr = safeText(e.ClientAddr, MaxAuditField)
+	e.RequestID = safeText(e.RequestID, MaxAuditField)
 }
+
+// MaxAuditField bounds each text field of an audit entry, in characters.
+const MaxAuditField = 300
 
 // insertAudit appends e using q (a transaction, so that a change and its
 // record commit together).
@@ -116,7 +126,8 @@ func (s *Service) RecordAudit(ctx context.Context, e combine.AuditEntry) error {
 	return s.db.WithTx(ctx, func(tx *sql.Tx) error { return s.insertAudit(ctx, tx, e) })
 }
 
-// RecordDenied is the server's Hooks.Denied: it audits a 403.
+// RecordDenied is the server's Hooks.Denied: it audits a 403, repeats
+// from one client aggregated (see RecordFailure).
 func (s *Service) RecordDenied(ctx context.Context, a *combine.AuthContext, required, route string) {
 	e := combine.AuditEntry{
 		Action: combine.AuditPermissionDenied, Target: route, Outcome: combine.OutcomeFailure,
@@ -126,9 +137,7 @@ func (s *Service) RecordDenied(ctx context.Context, a *combine.AuthContext, requ
 		e.ActorID, e.Actor = a.UserID, a.Email
 		e.Details = map[string]any{"auth": a.Method}
 	}
-	if err := s.RecordAudit(ctx, e); err != nil {
-		s.logger.WarnContext(ctx, "audit permission denial", "error", err)
-	}
+	s.RecordFailure(ctx, e)
 }
 
 // MaxAuditPage is the largest page FindAudit returns.

@@ -11,9 +11,6 @@ import (
 	"github.com/thecombine/combine"
 )
 
-// retryAfterKey is server.RetryAfterKey (the domain must not import server).
-const retryAfterKey = "retry_after_seconds"
-
 func unauthorized(msg string) error { return combine.Errorf(combine.EUNAUTHORIZED, "%s", msg) }
 
 // Authenticate implements combine.Authenticator: a bearer personal access
@@ -55,7 +52,7 @@ func (s *Service) checkLimit(addr string) error {
 	if wait := s.limiter.Blocked(addr); wait > 0 {
 		return &combine.Error{Code: combine.ERATELIMITED,
 			Message: "too many failed authentication attempts; retry later",
-			Details: map[string]any{retryAfterKey: int(math.Ceil(wait.Seconds()))}}
+			Details: map[string]any{combine.RetryAfterKey: int(math.Ceil(wait.Seconds()))}}
 	}
 	return nil
 }
@@ -92,6 +89,9 @@ func (s *Service) authenticateToken(ctx context.Context, bearer string) (*combin
 	}
 	a := st.user.context(combine.AuthMethodPAT)
 	a.TokenID = st.id
+	if len(st.scopes) > 0 {
+		a.Scopes = st.scopes
+	}
 	a.Permissions = combine.PermissionsForRoles(st.user.roles).Intersect(st.scopes)
 	return a, nil
 }

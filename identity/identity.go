@@ -41,6 +41,9 @@ type Options struct {
 	// DefaultActor names the actor of changes made without an
 	// authenticated caller: "cli" for the command line, "system" otherwise.
 	DefaultActor string
+	// AuditWindow is the aggregation window of repeated failures
+	// (DefaultAuditWindow when 0).
+	AuditWindow time.Duration
 }
 
 // OptionsFromConfig extracts the identity options from cfg.
@@ -80,6 +83,8 @@ type Service struct {
 	limiter   *Limiter
 	lastAudit atomic.Uint64
 	stmts     stmts
+	watch     watchers
+	agg       aggregator
 }
 
 // Interface checks.
@@ -91,6 +96,8 @@ var (
 	_ combine.LinkService    = (*Service)(nil)
 	_ combine.AuditService   = (*Service)(nil)
 	_ combine.Authenticator  = (*Service)(nil)
+
+	_ combine.CredentialWatcher = (*Service)(nil)
 )
 
 // New returns the identity service on db.

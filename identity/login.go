@@ -19,6 +19,7 @@ const (
 	ReasonUserDisabled     = "user_disabled"
 	ReasonBadIdentity      = "incomplete_identity"
 	ReasonLinkInvalid      = "link_invalid"
+	ReasonEmailInvalid     = "email_invalid"
 )
 
 // loginRefused is the error a refused sign-in returns: 403 with a message
@@ -37,19 +38,27 @@ func (s *Service) LoginExternal(ctx context.Context, id combine.ExternalIdentity
 	ctx = combine.NewContextWithClientAddr(ctx, firstNonEmpty(combine.ClientAddrFromContext(ctx), req.ClientAddr))
 	email := normEmail(id.Email)
 	fail := func(reason, msg string, userID string) (*combine.User, *combine.Session, string, error) {
-		s.auditLoginFailure(ctx, id.Provider, email, userID, reason)
+		s.auditLoginFailure(ctx, safeText(id.Provider, 40), safeText(email, MaxEmail), userID, reason)
 		return nil, nil, "", loginRefused(reason, msg)
 	}
+	// What a provider asserts is untrusted text: it must be storable, and
+	// an email with control characters is no email at all.
+	validEmail, emailErr := validateEmail(email)
 	switch {
-	case id.Provider == "" || id.Issuer == "" || id.Subject == "":
+	case id.Provider == "" || id.Issuer == "" || id.Subject == "" ||
+		!combine.ValidText(id.Issuer) || !combine.ValidText(id.Subject) || !combine.ValidText(id.Provider):
 		return fail(ReasonBadIdentity, "the identity provider did not identify the user", "")
 	case email == "":
 		return fail(ReasonEmailMissing, "the identity provider did not share an email address", "")
+	case emailErr != nil:
+		return fail(ReasonEmailInvalid, "the identity provider's email address is not valid", "")
 	case !id.EmailVerified:
 		return fail(ReasonEmailNotVerified, "your email address is not verified by the identity provider", "")
 	case !s.domainAllowed(email):
 		return fail(ReasonDomainNotAllowed, "sign-in is not allowed for the domain of "+email, "")
 	}
+	email = validEmail
+	id.Name = safeText(strings.TrimSpace(id.Name), MaxUserName)
 	var (
 		u      *combine.User
 		sess   *combine.Session
@@ -136,12 +145,9 @@ func (s *Service) createExternal(ctx context.Context, tx *sql.Tx, id combine.Ext
 }
 
 func (s *Service) auditLoginFailure(ctx context.Context, provider, email, userID, reason string) {
-	err := s.RecordAudit(ctx, combine.AuditEntry{ActorID: userID, Actor: firstNonEmpty(email, "anonymous"),
+	s.RecordFailure(ctx, combine.AuditEntry{ActorID: userID, Actor: firstNonEmpty(email, "anonymous"),
 		Action: combine.AuditLoginFailure, Outcome: combine.OutcomeFailure, Reason: reason,
 		Details: map[string]any{"provider": provider}})
-	if err != nil {
-		s.logger.WarnContext(ctx, "audit login failure", "error", err)
-	}
 }
 
 func (s *Service) domainAllowed(email string) bool {

@@ -16,7 +16,7 @@ func (s *Service) createSession(ctx context.Context, tx *sql.Tx, userID string, 
 	secret := s.newSecret()
 	sess := &combine.Session{
 		ID: s.newID("ses_"), UserID: userID, CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: now.Add(s.opts.SessionExpire), ClientAddr: req.ClientAddr, UserAgent: truncate(req.UserAgent, 300),
+		ExpiresAt: now.Add(s.opts.SessionExpire), ClientAddr: req.ClientAddr, UserAgent: safeText(req.UserAgent, MaxUserAgent),
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO sessions
 		(id, user_id, secret_hash, created_at, last_seen_at, expires_at, client_addr, user_agent)
@@ -28,12 +28,8 @@ func (s *Service) createSession(ctx context.Context, tx *sql.Tx, userID string, 
 	return sess, secret, nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
+// MaxUserAgent is how much of a User-Agent a session keeps, in characters.
+const MaxUserAgent = 300
 
 // ListSessions returns the user's live sessions, newest first.
 func (s *Service) ListSessions(ctx context.Context, userID string) ([]*combine.Session, error) {
@@ -77,8 +73,8 @@ func (s *Service) Logout(ctx context.Context, sessionID string) error {
 }
 
 func (s *Service) endSession(ctx context.Context, userID, sessionID, action string) error {
-	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		var owner string
+	var owner string
+	err := s.db.WithTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL`, sessionID).Scan(&owner)
 		if err == sql.ErrNoRows || (err == nil && userID != "" && owner != userID) {
 			return combine.Errorf(combine.ENOTFOUND, "session %s not found", sessionID)
@@ -95,6 +91,10 @@ func (s *Service) endSession(ctx context.Context, userID, sessionID, action stri
 		}
 		return s.insertAudit(ctx, tx, e)
 	})
+	if err == nil {
+		s.CredentialsChanged(owner)
+	}
+	return err
 }
 
 // RevokeAllSessions ends every live session of the user.
@@ -110,5 +110,8 @@ func (s *Service) RevokeAllSessions(ctx context.Context, userID string) (int, er
 		return s.insertAudit(ctx, tx, combine.AuditEntry{Action: combine.AuditSessionRevokeAll, Target: userID,
 			Details: map[string]any{"sessions": n}})
 	})
+	if err == nil {
+		s.CredentialsChanged(userID)
+	}
 	return int(n), err
 }

@@ -60,13 +60,18 @@ func (s *Service) expiry(days *int, now time.Time) (time.Time, error) {
 	return now.AddDate(0, 0, d), nil
 }
 
+// MaxTokenName is the longest token name, in characters.
+const MaxTokenName = 100
+
 // CreateToken issues a personal access token for userID.
 func (s *Service) CreateToken(ctx context.Context, userID string, in combine.TokenCreate, allowed combine.PermissionSet) (*combine.PersonalAccessToken, string, error) {
 	name := strings.TrimSpace(in.Name)
 	if name == "" {
 		return nil, "", combine.Errorf(combine.EINVALID, "name is required")
-	} else if len(name) > 100 {
-		return nil, "", combine.Errorf(combine.EINVALID, "name is longer than 100 characters")
+	} else if err := combine.CheckText("name", name, MaxTokenName); err != nil {
+		return nil, "", err
+	} else if combine.HasControl(name) {
+		return nil, "", combine.Errorf(combine.EINVALID, "name must not contain control characters")
 	}
 	now := s.now()
 	expires, err := s.expiry(in.ExpiresInDays, now)
@@ -97,6 +102,10 @@ func (s *Service) CreateToken(ctx context.Context, userID string, in combine.Tok
 		if allowed == nil {
 			allowed = owner
 		}
+		parentScoped := len(in.ParentScopes) > 0
+		if parentScoped {
+			allowed = allowed.Intersect(in.ParentScopes)
+		}
 		for _, p := range scopes {
 			if !allowed.Has(p) {
 				e := combine.Forbidden(p)
@@ -104,9 +113,11 @@ func (s *Service) CreateToken(ctx context.Context, userID string, in combine.Tok
 				return e
 			}
 		}
-		if len(scopes) == 0 && !containsAll(allowed, owner) {
-			// A scoped credential cannot mint an unscoped (wider) token:
-			// the new token inherits the creator's scope.
+		if len(scopes) == 0 && (parentScoped || !containsAll(allowed, owner)) {
+			// A scoped credential cannot mint an unscoped token — not even
+			// when its scopes equal the owner's permissions today, since an
+			// unscoped child would grow with a promotion and its parent
+			// would not: the new token inherits the creator's scope.
 			if scopes = allowed.List(); len(scopes) == 0 {
 				return combine.Errorf(combine.EFORBIDDEN, "this credential holds no permission it could delegate")
 			}
@@ -139,8 +150,8 @@ func (s *Service) ListTokens(ctx context.Context, userID string) ([]*combine.Per
 // caller holds user:manage. Others get ENOTFOUND (existence is not revealed).
 func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 	a := combine.AuthFromContext(ctx)
-	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		var owner string
+	var owner string
+	err := s.db.WithTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT user_id FROM tokens WHERE id = $1 AND revoked_at IS NULL`, tokenID).Scan(&owner)
 		if err == sql.ErrNoRows || (err == nil && a != nil && owner != a.UserID && !a.Can(combine.PermUserManage)) {
 			return combine.Errorf(combine.ENOTFOUND, "token %s not found", tokenID)
@@ -153,6 +164,10 @@ func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 		return s.insertAudit(ctx, tx, combine.AuditEntry{Action: combine.AuditTokenRevoke, Target: tokenID,
 			Details: map[string]any{"owner": owner}})
 	})
+	if err == nil {
+		s.CredentialsChanged(owner)
+	}
+	return err
 }
 
 func containsAll(set, sub combine.PermissionSet) bool {

@@ -91,7 +91,7 @@ func TestTokenExpiryRules(t *testing.T) {
 	}
 
 	// Expiry takes effect.
-	tok, text, _ = e.svc.CreateToken(e.ctx, u.ID, combine.TokenCreate{Name: "short", ExpiresInDays: intp(1)}, nil)
+	_, text, _ = e.svc.CreateToken(e.ctx, u.ID, combine.TokenCreate{Name: "short", ExpiresInDays: intp(1)}, nil)
 	if _, err := e.authToken(text); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/sqldb"
@@ -74,13 +75,53 @@ func rolesJSON(roles []string) string {
 	return string(b)
 }
 
+// Limits of user fields, in characters.
+const (
+	MaxEmail    = 254
+	MaxUserName = 200
+)
+
+// validateEmail normalizes an address and refuses what cannot be one:
+// no local part or domain, whitespace, control characters, characters
+// that break mail headers, text a database cannot store, or more than
+// MaxEmail characters.
 func validateEmail(email string) (string, error) {
 	e := normEmail(email)
+	if !combine.ValidText(e) || combine.HasControl(e) || strings.ContainsFunc(e, unicode.IsSpace) {
+		return "", combine.Errorf(combine.EINVALID, "%q is not a valid email address", safeText(email, 80))
+	}
 	at := strings.LastIndexByte(e, '@')
-	if at <= 0 || at == len(e)-1 || !strings.Contains(e[at+1:], ".") || strings.ContainsAny(e, " \t<>,;\"") || len(e) > 254 {
-		return "", combine.Errorf(combine.EINVALID, "%q is not a valid email address", email)
+	if at <= 0 || at == len(e)-1 || !strings.Contains(e[at+1:], ".") || strings.ContainsAny(e, "<>,;\"") || combine.TextLen(e) > MaxEmail {
+		return "", combine.Errorf(combine.EINVALID, "%q is not a valid email address", safeText(email, 80))
 	}
 	return e, nil
+}
+
+// validateName checks a person's name: storable text without control
+// characters, at most MaxUserName characters.
+func validateName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if err := combine.CheckText("name", name, MaxUserName); err != nil {
+		return "", err
+	}
+	if combine.HasControl(name) {
+		return "", combine.Errorf(combine.EINVALID, "name must not contain control characters")
+	}
+	return name, nil
+}
+
+// safeText makes untrusted text fit for a message, a log line or an
+// audit field: valid UTF-8, control characters (NUL included) replaced,
+// at most n characters.
+func safeText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+	return combine.TruncateText(s, n)
 }
 
 // FindUserByID returns a user or ENOTFOUND.
@@ -115,10 +156,11 @@ func (s *Service) validateCreate(in combine.UserCreate) (combine.UserCreate, err
 	if len(roles) == 0 {
 		return in, combine.Errorf(combine.EINVALID, "at least one role is required")
 	}
-	in.Email, in.Roles, in.Name = email, roles, strings.TrimSpace(in.Name)
-	if len(in.Name) > 200 {
-		return in, combine.Errorf(combine.EINVALID, "name is longer than 200 characters")
+	name, err := validateName(in.Name)
+	if err != nil {
+		return in, err
 	}
+	in.Email, in.Roles, in.Name = email, roles, name
 	return in, nil
 }
 
@@ -188,6 +230,9 @@ func (s *Service) EnsureUser(ctx context.Context, in combine.UserCreate) (*combi
 		u, err = s.updateUser(ctx, tx, existing.ID, combine.UserUpdate{Roles: &roles})
 		return err
 	})
+	if err == nil && !created {
+		s.CredentialsChanged(u.ID)
+	}
 	return u, created, err
 }
 
@@ -232,6 +277,9 @@ func (s *Service) UpdateUser(ctx context.Context, id string, upd combine.UserUpd
 		u, err = s.updateUser(ctx, tx, id, upd)
 		return err
 	})
+	if err == nil {
+		s.CredentialsChanged(u.ID)
+	}
 	return u, err
 }
 
@@ -262,6 +310,11 @@ func (s *Service) updateUser(ctx context.Context, tx *sql.Tx, id string, upd com
 		var err error
 		if roles, err = normalizeRoles(*upd.Roles); err != nil {
 			return nil, err
+		}
+		if len(roles) == 0 {
+			// As at creation: a user without a role could do nothing, and
+			// "roles": [] is more likely a mistake than a wish.
+			return nil, combine.Errorf(combine.EINVALID, "at least one role is required (disable the user instead)")
 		}
 	}
 	if err := s.lockAdmins(ctx, tx); err != nil {

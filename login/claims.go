@@ -54,7 +54,7 @@ type userInfoClaims struct {
 	Name          string   `json:"name"`
 }
 
-func invalidToken(reason string, err error) *Error {
+func invalidToken(reason string, err error) *combine.Error {
 	return badRequest(reason, "The identity provider's answer could not be verified. Please sign in again.", err)
 }
 
@@ -111,7 +111,7 @@ func (s *Service) verify(ctx context.Context, p *provider, d *discovered, tok *o
 // template filled with the token's own tid, and the tenant allowlist.
 func checkTenant(p *provider, d *discovered, iss string, c *idClaims) error {
 	if c.TenantID == "" || c.ObjectID == "" {
-		return invalidToken("tenant_claims", errors.New("Microsoft ID token lacks tid or oid"))
+		return invalidToken("tenant_claims", errors.New("the Microsoft ID token lacks tid or oid"))
 	}
 	// With a tenant-specific endpoint the template has no placeholder; the
 	// issuer must then still be the token's own tenant's.

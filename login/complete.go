@@ -5,7 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net/http"
+	"log/slog"
 	"net/url"
 
 	"golang.org/x/oauth2"
@@ -33,13 +33,16 @@ func (s *Service) Complete(ctx context.Context, key string, query url.Values, fl
 		s.metrics.observe(key, err)
 	}
 	if err != nil {
-		var le *Error
-		if errors.As(err, &le) {
-			s.logger.WarnContext(ctx, "sign-in refused", "provider", key, "reason", le.Error(),
-				"request_id", combine.RequestIDFromContext(ctx))
-			if s.onFailure != nil && le.Status != http.StatusNotFound {
-				s.onFailure(ctx, key, le.Reason)
+		if errors.Is(err, errProtocol) {
+			// With an OnFailure (the audit log) the refusal is logged at
+			// WARN there, repeats aggregated; the cause stays at DEBUG.
+			level := slog.LevelWarn
+			if s.onFailure != nil && combine.ErrorCode(err) != combine.ENOTFOUND {
+				level = slog.LevelDebug
+				s.onFailure(ctx, key, Reason(err))
 			}
+			s.logger.Log(ctx, level, "sign-in refused", "provider", key, "reason", Reason(err), "cause", err.Error(),
+				"request_id", combine.RequestIDFromContext(ctx))
 		}
 		return nil, err
 	}
@@ -49,8 +52,7 @@ func (s *Service) Complete(ctx context.Context, key string, query url.Values, fl
 func (s *Service) complete(ctx context.Context, key string, query url.Values, flowCookie string, req combine.LoginRequest) (*Result, error) {
 	p, ok := s.providers[key]
 	if !ok {
-		return nil, &Error{Status: http.StatusNotFound, Reason: "unknown_provider",
-			Message: fmt.Sprintf("No sign-in provider %q is configured.", key)}
+		return nil, failure(combine.ENOTFOUND, "unknown_provider", fmt.Sprintf("No sign-in provider %q is configured.", key), nil)
 	}
 	st, err := s.codec.decode(key, flowCookie, s.now())
 	if err != nil {
@@ -90,8 +92,8 @@ func (s *Service) complete(ctx context.Context, key string, query url.Values, fl
 		if errors.As(err, &re) {
 			return nil, badRequest("code_exchange", fmt.Sprintf("%s did not accept the sign-in (the code was invalid, used or expired). Please sign in again.", p.displayName), fmt.Errorf("token endpoint: %s", re.ErrorCode))
 		}
-		return nil, &Error{Status: http.StatusBadGateway, Reason: "token_endpoint", Err: err,
-			Message: fmt.Sprintf("%s could not be reached to complete the sign-in. Please try again.", p.displayName)}
+		return nil, failure(combine.EUNAVAILABLE, "token_endpoint",
+			fmt.Sprintf("%s could not be reached to complete the sign-in. Please try again.", p.displayName), err)
 	}
 	id, err := s.verify(ctx, p, d, tok, st.Nonce)
 	if err != nil {

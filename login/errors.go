@@ -2,53 +2,49 @@ package login
 
 import (
 	"errors"
-	"net/http"
+	"fmt"
 
 	"github.com/thecombine/combine"
 )
 
-// Error is a sign-in that failed in the protocol. Status and Message are
-// for the browser; Reason (a short code plus detail) is for the log and
-// the audit. Neither ever holds a code, a token or a cookie value.
-type Error struct {
-	Status  int
-	Message string
-	Reason  string
-	Err     error
-}
+// Sign-in failures are *combine.Error values like every other error: the
+// code says what the browser is shown (invalid_request 400, forbidden
+// 403, not_found 404, unavailable 503), the message is safe to show, the
+// reason (Details "reason": a short code from a fixed set) goes to the
+// log, the audit and the metrics, and the cause (Err) only to the log.
+// Neither ever holds a code, a token or a cookie value.
 
-// Error implements error.
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return "login: " + e.Reason + ": " + e.Err.Error()
+// errProtocol marks failures of the sign-in protocol itself (before the
+// login service knew an identity): the service audits those through
+// Options.OnFailure, while the login service audits its own refusals.
+var errProtocol = errors.New("sign-in protocol")
+
+// failure is a protocol failure with its code, reason, message and cause.
+func failure(code, reason, msg string, cause error) *combine.Error {
+	err := errProtocol
+	if cause != nil {
+		err = fmt.Errorf("%w: %w", errProtocol, cause)
 	}
-	return "login: " + e.Reason
+	return &combine.Error{Code: code, Message: msg, Details: map[string]any{"reason": reason}, Err: err}
 }
-
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
 
 // badRequest is a callback that cannot be trusted or completed.
-func badRequest(reason, msg string, err error) *Error {
-	return &Error{Status: http.StatusBadRequest, Reason: reason, Message: msg, Err: err}
+func badRequest(reason, msg string, err error) *combine.Error {
+	return failure(combine.EINVALID, reason, msg, err)
 }
 
 // refused is a verified response whose identity may not sign in.
-func refused(reason, msg string, err error) *Error {
-	return &Error{Status: http.StatusForbidden, Reason: reason, Message: msg, Err: err}
+func refused(reason, msg string, err error) *combine.Error {
+	return failure(combine.EFORBIDDEN, reason, msg, err)
 }
 
-// StatusAndMessage maps any sign-in error to what the browser is shown:
-// protocol errors carry their own; the login service's coded errors map
-// as everywhere else; anything else is an internal error with no detail.
-func StatusAndMessage(err error, codeStatus func(code string) int) (int, string) {
-	var le *Error
-	if errors.As(err, &le) {
-		return le.Status, le.Message
+// Reason returns the reason of a sign-in failure ("" when it has none).
+func Reason(err error) string {
+	var e *combine.Error
+	if errors.As(err, &e) {
+		if r, ok := e.Details["reason"].(string); ok {
+			return r
+		}
 	}
-	code := combine.ErrorCode(err)
-	if code == combine.EINTERNAL {
-		return http.StatusInternalServerError, "Something went wrong on our side. Please try again."
-	}
-	return codeStatus(code), combine.ErrorMessage(err)
+	return ""
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -14,17 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/thecombine/combine"
-	"github.com/thecombine/combine/config"
 	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/identity"
 	"github.com/thecombine/combine/internal/oidctest"
-	"github.com/thecombine/combine/internal/testdb"
+	"github.com/thecombine/combine/internal/servertest"
 	"github.com/thecombine/combine/internal/testlog"
 	"github.com/thecombine/combine/login"
-	"github.com/thecombine/combine/server"
 )
 
 // clock is real time plus an adjustable offset: go-oidc checks expiry
@@ -106,31 +101,19 @@ func newEnv(t testing.TB, s setup) *env {
 	for k, v := range s.vars {
 		vars[k] = v
 	}
-	cfg, err := config.Load(config.FromMap(vars))
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
 	idp.AllowRedirect(base + "/auth/callback/" + s.provider)
-
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ids := identity.New(testdb.Open(t), identity.OptionsFromConfig(cfg), logger)
 	clk := &clock{}
-	reg := prometheus.NewRegistry()
-	svc := login.New(context.Background(), cfg, ids, login.Options{
-		GoogleIssuer: idp.URL, MicrosoftAuthority: idp.URL, Now: clk.Now, Logger: logger, Registerer: reg,
-		OnFailure: login.AuditFailures(ids, logger),
-	})
-	checker := health.NewChecker("test", cfg.Environment)
-	svc.RegisterHealth(checker)
-	srv := server.New(cfg, logger, checker, reg)
-	srv.Authn = ids
-	srv.Identity = server.IdentityDeps{Login: ids, Users: ids, Sessions: ids, Tokens: ids, Links: ids, Audit: ids}
-	srv.Login = server.LoginDeps{Service: svc}
-	h, err := srv.Handler()
-	if err != nil {
-		t.Fatalf("handler: %v", err)
-	}
+	var svc *login.Service
+	srv := servertest.New(t, servertest.Options{Env: vars, Login: func(x *servertest.Server) *login.Service {
+		svc = login.New(context.Background(), x.Cfg, x.IdentitySvc, login.Options{
+			GoogleIssuer: idp.URL, MicrosoftAuthority: idp.URL, Now: clk.Now, Logger: x.Logger, Registerer: x.Registry,
+			OnFailure: login.AuditFailures(x.IdentitySvc),
+		})
+		svc.RegisterHealth(x.Health)
+		return svc
+	}})
+	ids, checker, logs := srv.IdentitySvc, srv.Health, srv.Logs
+	h := srv.Handler(t)
 	ts.Config.Handler = h
 	ts.Start()
 	t.Cleanup(ts.Close)

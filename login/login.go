@@ -190,9 +190,9 @@ func (s *Service) Begin(ctx context.Context, key, next string) (string, *http.Co
 }
 
 // unavailable is the error of a provider that cannot be reached.
-func unavailable(p *provider, err error) *Error {
-	return &Error{Status: http.StatusServiceUnavailable, Reason: "provider_unavailable", Err: err,
-		Message: fmt.Sprintf("Sign-in with %s is temporarily unavailable. Please try again in a minute.", p.displayName)}
+func unavailable(p *provider, err error) *combine.Error {
+	return failure(combine.EUNAVAILABLE, "provider_unavailable",
+		fmt.Sprintf("Sign-in with %s is temporarily unavailable. Please try again in a minute.", p.displayName), err)
 }
 
 // warnOpenDoors warns when a public provider admits anyone: any Google

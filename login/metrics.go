@@ -37,10 +37,6 @@ func resultLabel(err error) string {
 	if err == nil {
 		return "success"
 	}
-	var le *Error
-	if errors.As(err, &le) {
-		return le.Reason
-	}
 	var ce *combine.Error
 	if errors.As(err, &ce) {
 		if r, ok := ce.Details["reason"].(string); ok && len(r) <= 40 {

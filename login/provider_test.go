@@ -1,23 +1,18 @@
 package login_test
 
 import (
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/thecombine/combine"
-	"github.com/thecombine/combine/config"
 	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/internal/oidctest"
+	"github.com/thecombine/combine/internal/servertest"
 	"github.com/thecombine/combine/login"
-	"github.com/thecombine/combine/server"
 )
 
 const (
@@ -213,17 +208,7 @@ func TestLoginPages(t *testing.T) {
 
 func TestLoginPageWithoutProviders(t *testing.T) {
 	t.Parallel()
-	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("s", 40)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(cfg, slog.New(slog.DiscardHandler), health.NewChecker("test", "development"), prometheus.NewRegistry())
-	h, err := srv.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
+	ts := servertest.New(t, servertest.Options{LogLevel: "ERROR"}).Start(t)
 	b := newBrowser(t)
 	resp, body := b.get(ts.URL + "/auth/login")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "combine users login-link --email") ||

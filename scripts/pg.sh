@@ -10,10 +10,8 @@ set -euo pipefail
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 
 start() {
-	local port=${PGPORT_TEST:-$((20000 + RANDOM % 20000))}
 	local dir
 	dir=$(mktemp -d /tmp/combine-pg.XXXXXX)
-	echo "$port" >"$dir/port"
 	local as=()
 	if [ "$(id -u)" = 0 ]; then
 		chown postgres:postgres "$dir"
@@ -23,23 +21,43 @@ start() {
 		cd "$dir"
 		"${as[@]}" "$PGBIN/initdb" -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1
 	) || { cat "$dir"/*.log >&2; exit 1; }
-	resume "$dir"
-	echo "$dir postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+	# A random port may be taken (another server, a test's listener): try
+	# others until one binds.
+	local port tries
+	for tries in 1 2 3 4 5 6 7 8 9 10; do
+		port=${PGPORT_TEST:-$((20000 + RANDOM % 20000))}
+		echo "$port" >"$dir/port"
+		if try_start "$dir"; then
+			echo "$dir postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+			return
+		fi
+		if [ -n "${PGPORT_TEST:-}" ] || ! grep -q "could not bind\|Address already in use" "$dir/server.log" 2>/dev/null; then
+			break
+		fi
+		rm -f "$dir/server.log"
+	done
+	cat "$dir"/*.log >&2
+	rm -rf "$dir"
+	exit 1
 }
 
 runas() {
 	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-resume() {
+try_start() {
 	local dir=$1 port
 	port=$(cat "$dir/port")
 	(
 		cd "$dir"
 		runas "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
 			-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-			start >/dev/null
-	) || { cat "$dir"/*.log >&2; exit 1; }
+			start >/dev/null 2>&1
+	)
+}
+
+resume() {
+	try_start "$1" || { cat "$1"/*.log >&2; exit 1; }
 }
 
 halt() {

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+# The web UI's browser tests drive Debian's Chromium (headless, loopback only).
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		apt-get update -qq
@@ -24,6 +26,13 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# staticcheck, pinned; `go run` builds it once into the module cache.
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# The browser tests fail rather than skip when Chromium is missing here.
+export COMBINE_REQUIRE_BROWSER=1
+# Screenshots of the main pages (test artifacts) land here.
+export COMBINE_SCREENSHOTS="${COMBINE_SCREENSHOTS:-$PWD/web/testdata/screenshots}"
 
 read -r PGDIR PGURL < <(scripts/pg.sh start)
 trap 'scripts/pg.sh stop "$PGDIR"' EXIT

@@ -60,8 +60,8 @@ func linkErrorStatus(err error) int {
 // setRetryAfter copies a rate limit's wait into the Retry-After header.
 func setRetryAfter(w http.ResponseWriter, err error) {
 	var e *combine.Error
-	if errors.As(err, &e) && e.Details[RetryAfterKey] != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(e.Details[RetryAfterKey]))
+	if errors.As(err, &e) && e.Details[combine.RetryAfterKey] != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(e.Details[combine.RetryAfterKey]))
 	}
 }
 
@@ -86,7 +86,18 @@ func (s *Server) handleLinkSubmit(w http.ResponseWriter, r *http.Request) error 
 		return combine.Errorf(combine.EINVALID, "submit the sign-in form (application/x-www-form-urlencoded)")
 	}
 	if err := r.ParseForm(); err != nil {
-		return combine.Errorf(combine.EINVALID, "invalid form: %v", err)
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err // 413, however the body was sent (chunked too)
+		}
+		return combine.Errorf(combine.EINVALID, "invalid form")
+	}
+	for _, vs := range r.PostForm {
+		for _, v := range vs {
+			if !combine.ValidText(v) {
+				return combine.Errorf(combine.EINVALID, "form fields must be UTF-8 text without NUL characters")
+			}
+		}
 	}
 	secret := r.PathValue("secret")
 	req := combine.LoginRequest{ClientAddr: combine.ClientAddrFromContext(r.Context()), UserAgent: r.UserAgent()}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -10,21 +9,10 @@ import (
 	"github.com/thecombine/combine"
 )
 
-func (s *Server) costs() (combine.CostService, error) {
-	if s.Engine.Costs == nil {
-		return nil, errors.New("cost service is not wired")
-	}
-	return s.Engine.Costs, nil
-}
-
 // handleExecutionCosts serves GET /api/v1/executions/{id}/costs: every
 // LLM call of the execution and the totals.
 func (s *Server) handleExecutionCosts(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.costs()
-	if err != nil {
-		return err
-	}
-	c, err := svc.ExecutionCosts(r.Context(), r.PathValue("id"))
+	c, err := s.Engine.Costs.ExecutionCosts(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -37,10 +25,6 @@ func (s *Server) handleExecutionCosts(w http.ResponseWriter, r *http.Request) er
 // provider, model, since and until (dates YYYY-MM-DD or RFC 3339 times;
 // until is exclusive).
 func (s *Server) handleTelemetrySummary(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.costs()
-	if err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	for k := range q {
 		switch k {
@@ -55,6 +39,7 @@ func (s *Server) handleTelemetrySummary(w http.ResponseWriter, r *http.Request) 
 			return combine.Errorf(combine.EINVALID, "filters must be valid UTF-8 text without NUL characters, at most 200 characters")
 		}
 	}
+	var err error
 	if f.Since, err = parseWhen("since", q.Get("since")); err != nil {
 		return err
 	}
@@ -64,7 +49,7 @@ func (s *Server) handleTelemetrySummary(w http.ResponseWriter, r *http.Request) 
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
 		return combine.Errorf(combine.EINVALID, "until must be after since")
 	}
-	sum, err := svc.TelemetrySummary(r.Context(), f)
+	sum, err := s.Engine.Costs.TelemetrySummary(r.Context(), f)
 	if err != nil {
 		return err
 	}

@@ -1,27 +1,16 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/thecombine/combine"
 )
 
-func (s *Server) documents() (combine.DocumentService, error) {
-	if s.Engine.Documents == nil {
-		return nil, errors.New("document service is not wired")
-	}
-	return s.Engine.Documents, nil
-}
-
 // handleListDocuments serves GET /api/v1/documents (filters execution_id,
 // project_id, document_type, scope_id, latest; limit/offset).
 func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.documents()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Documents
 	limit, err := QueryInt(r, "limit", 50, 1, 500)
 	if err != nil {
 		return err
@@ -50,10 +39,7 @@ func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request) err
 
 // handleGetDocument serves GET /api/v1/documents/{id}.
 func (s *Server) handleGetDocument(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.documents()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Documents
 	d, err := svc.FindDocument(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -64,10 +50,7 @@ func (s *Server) handleGetDocument(w http.ResponseWriter, r *http.Request) error
 
 // handleDocumentVersions serves GET /api/v1/documents/{id}/versions.
 func (s *Server) handleDocumentVersions(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.documents()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Documents
 	docs, err := svc.DocumentVersions(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err

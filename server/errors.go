@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/thecombine/combine"
 )
@@ -24,6 +26,7 @@ var codeStatus = map[string]int{
 	combine.ETOOLARGE:         http.StatusRequestEntityTooLarge,
 	combine.ERATELIMITED:      http.StatusTooManyRequests,
 	combine.EINTERNAL:         http.StatusInternalServerError,
+	combine.EUNAVAILABLE:      http.StatusServiceUnavailable,
 }
 
 // ErrorStatus returns the HTTP status for an error code.
@@ -47,13 +50,14 @@ type errorDetail struct {
 	RequestID          string         `json:"request_id,omitempty"`
 }
 
-// RetryAfterKey is the Details key whose value (seconds) becomes the
-// Retry-After header of a rate-limited response.
-const RetryAfterKey = "retry_after_seconds"
-
-// Error writes err as the contract's JSON error. Internal errors are
-// logged with the request id and reach the client only as "internal error".
+// Error writes err as the contract's JSON error, or as an HTML page for a
+// Page route (see Pages). Internal errors are logged with the request id
+// and reach the client only as "internal error".
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	if s.isPage(r) {
+		s.Pages.RenderError(w, r, err)
+		return
+	}
 	code, msg := combine.ErrorCode(err), combine.ErrorMessage(err)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
@@ -65,7 +69,7 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &e) && code != combine.EINTERNAL {
 		body.Error.RequiredPermission = e.Permission
 		body.Error.Details = e.Details
-		if ra, ok := e.Details[RetryAfterKey]; ok {
+		if ra, ok := e.Details[combine.RetryAfterKey]; ok {
 			w.Header().Set("Retry-After", fmt.Sprint(ra))
 		}
 	}
@@ -94,16 +98,25 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // DecodeJSON reads the request body as JSON into v, refusing unknown
-// fields, trailing data and a wrong content type with a clear 400, and an
-// oversized body with 413.
+// fields, trailing data, a wrong content type, duplicate keys, deep
+// nesting and text that cannot be stored (not UTF-8, NUL, lone
+// surrogates; see checkJSONText) with a clear 400, and an oversized body
+// with 413.
 func DecodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && mt != "text/json") {
-			return combine.Errorf(combine.EINVALID, "Content-Type must be application/json, not %q", ct)
+			return combine.Errorf(combine.EINVALID, "Content-Type must be application/json, not %q", combine.TruncateText(strings.ToValidUTF8(ct, "?"), 100))
 		}
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return jsonError(err)
+	}
+	if err := checkJSONText(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)

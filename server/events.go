@@ -26,23 +26,39 @@ type eventListener interface {
 	Listening() bool
 }
 
-// Defaults of the event stream; EngineDeps may override them.
+// eventPoller is an EventWaker that reads the heads of the followed logs
+// itself (one poller per process): its streams need no timer of their own.
+type eventPoller interface {
+	Polling() bool
+}
+
+// Defaults of the event stream; EngineDeps and the configuration may
+// override them.
 const (
 	defaultEventPoll = 500 * time.Millisecond
 	// listeningEventPoll is the fallback poll while notifications arrive.
 	listeningEventPoll    = 5 * time.Second
 	defaultEventKeepalive = 15 * time.Second
+	// safetyEventPoll is how often a stream re-reads the log although the
+	// process's poller wakes it: a wake-up lost to a bug costs at most this.
+	safetyEventPoll = time.Minute
 	// eventBatch is how many events one read of the log returns.
 	eventBatch = 200
 	// eventRetryMillis is the reconnection delay suggested to EventSource.
-	eventRetryMillis = 2000
+	eventRetryMillis          = 2000
+	defaultStreamWriteTimeout = 10 * time.Second
+	defaultMaxStreams         = 5000
+	defaultMaxStreamsPerUser  = 50
 )
 
 // handleExecutionEvents streams an execution's event log as Server-Sent
 // Events: each event with its sequence number as id, replay from
 // Last-Event-ID (or ?after=), a keepalive comment while idle, and the end
 // of the stream after the terminal event. New events are found by tailing
-// the durable log, woken early by the EventWaker when there is one.
+// the durable log when the EventWaker says it moved. The stream counts
+// against the instance's and the user's caps, gives up on a reader that
+// stops reading, and ends when its credential is revoked, expires, or
+// loses execution:read (see streams.go).
 func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
@@ -50,17 +66,22 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	execs, err := s.executions()
+	exe, err := s.Engine.Executions.FindExecution(ctx, id)
 	if err != nil {
 		return err
 	}
-	if s.Engine.Events == nil {
-		return errors.New("event service is not wired")
+	a := combine.AuthFromContext(ctx)
+	if a == nil {
+		return combine.Errorf(combine.EUNAUTHORIZED, "authentication required")
 	}
-	exe, err := execs.FindExecution(ctx, id)
+	release, err := s.streams.acquire(a.UserID, orDefault(s.cfg.EventsMaxStreams, defaultMaxStreams),
+		orDefault(s.cfg.EventsMaxStreamsPerUser, defaultMaxStreamsPerUser))
 	if err != nil {
 		return err
 	}
+	defer release()
+	guard := s.guardStream(r)
+	defer guard.stop()
 	// Subscribe before the first read, so that an event appended between
 	// the read and the wait still wakes the stream.
 	var wake <-chan struct{}
@@ -93,8 +114,12 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	st := &sseStream{w: w, rc: http.NewResponseController(w), timeout: s.cfg.EventsWriteTimeout}
+	if st.timeout <= 0 {
+		st.timeout = defaultStreamWriteTimeout
+	}
+	st.deadline()
 	w.WriteHeader(http.StatusOK)
-	st := &sseStream{w: w, rc: http.NewResponseController(w)}
 	st.printf("retry: %d\n\n", eventRetryMillis)
 	st.flush() // the client sees the stream open even before the first event
 
@@ -106,14 +131,23 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 	defer poll.Stop()
 	keep := time.NewTimer(keepEvery)
 	defer keep.Stop()
+	ended := func(reason string) error {
+		s.streams.ended.WithLabelValues(reason).Inc()
+		return nil
+	}
 
 	for {
-		for _, ev := range batch {
+		for i, ev := range batch {
 			st.event(ev)
 			after = ev.Seq
-			if combine.IsTerminalEvent(ev.Type) {
-				st.flush()
-				return nil
+			if combine.IsTerminalEvent(ev.Type) && i == len(batch)-1 {
+				// The end, unless the execution was retried after failing:
+				// then the log goes on after execution_failed.
+				more, err := s.Engine.Events.ListEvents(ctx, id, after, 1)
+				if err != nil || len(more) == 0 {
+					st.flush()
+					return ended("complete")
+				}
 			}
 		}
 		if len(batch) > 0 {
@@ -121,12 +155,45 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 			keep.Reset(keepEvery)
 		}
 		if st.err != nil {
-			return nil // the client went away
+			return ended("slow_reader") // or gone: the write failed
 		}
 		if len(batch) < eventBatch {
 			poll.Reset(s.eventPoll())
-			if !st.wait(r, s.shutdown, wake, progress, poll.C, keep, keepEvery) {
-				return nil
+		wait:
+			for {
+				select {
+				case <-ctx.Done():
+					return ended("client_gone")
+				case <-s.shutdown:
+					return ended("shutdown")
+				case <-wake:
+					break wait
+				case <-poll.C:
+					break wait
+				case p := <-progress:
+					st.progress(p)
+					st.flush()
+					if st.err != nil {
+						return ended("slow_reader")
+					}
+				case <-guard.changed:
+					if err := guard.check(ctx); err != nil {
+						st.fail(err)
+						return ended("credential")
+					}
+				case <-guard.recheck.C:
+					if err := guard.check(ctx); err != nil {
+						st.fail(err)
+						return ended("credential")
+					}
+				case <-keep.C:
+					st.printf(": keepalive\n\n")
+					st.flush()
+					if st.err != nil {
+						return ended("slow_reader")
+					}
+					keep.Reset(keepEvery)
+				}
 			}
 		}
 		batch, err = s.Engine.Events.ListEvents(ctx, id, after, eventBatch)
@@ -136,16 +203,26 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 					slog.String("request_id", combine.RequestIDFromContext(ctx)),
 					slog.String("execution_id", id), slog.String("error", err.Error()))
 			}
-			return nil // headers are sent; the client reconnects with Last-Event-ID
+			return ended("read_error") // headers are sent; the client reconnects with Last-Event-ID
 		}
 	}
 }
 
+func orDefault(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
 // eventPoll is how long a stream waits for a wake-up before it re-reads
-// the log anyway: EngineDeps.EventPoll when set; otherwise long while the
-// waker hears every instance's appends, short when it does not (SQLite,
-// or a PostgreSQL listener that is reconnecting).
+// the log anyway: rarely while the process's poller wakes it; otherwise
+// EngineDeps.EventPoll when set, long while the waker hears every
+// instance's appends, short when it does not.
 func (s *Server) eventPoll() time.Duration {
+	if p, ok := s.Engine.EventWaker.(eventPoller); ok && p.Polling() {
+		return safetyEventPoll
+	}
 	if s.Engine.EventPoll > 0 {
 		return s.Engine.EventPoll
 	}
@@ -174,15 +251,23 @@ func resumePoint(r *http.Request) (int64, error) {
 }
 
 // sseStream writes the text/event-stream format and remembers the first
-// write error (a client that went away).
+// write error (a client that went away, or stopped reading past the write
+// deadline).
 type sseStream struct {
-	w   io.Writer
-	rc  *http.ResponseController
-	err error
+	w       io.Writer
+	rc      *http.ResponseController
+	timeout time.Duration
+	err     error
+}
+
+// deadline gives the next writes timeout to complete.
+func (st *sseStream) deadline() {
+	_ = st.rc.SetWriteDeadline(time.Now().Add(st.timeout))
 }
 
 func (st *sseStream) printf(format string, args ...any) {
 	if st.err == nil {
+		st.deadline()
 		_, st.err = fmt.Fprintf(st.w, format, args...)
 	}
 }
@@ -209,41 +294,23 @@ func (st *sseStream) progress(p combine.Progress) {
 	st.printf("event: %s\ndata: %s\n\n", combine.EventLLMProgress, b)
 }
 
-func (st *sseStream) flush() {
-	if st.err == nil {
-		st.err = st.rc.Flush()
+// fail ends the stream with an event naming why: stream_error, whose data
+// is the API's error body ({"error": {"code", "message"}}). A client that
+// reconnects then gets the same refusal as a status.
+func (st *sseStream) fail(err error) {
+	body := errorBody{Error: errorDetail{Code: combine.ErrorCode(err), Message: combine.ErrorMessage(err)}}
+	var e *combine.Error
+	if errors.As(err, &e) {
+		body.Error.RequiredPermission = e.Permission
 	}
+	b, _ := json.Marshal(body)
+	st.printf("event: stream_error\ndata: %s\n\n", b)
+	st.flush()
 }
 
-// wait blocks until the log may hold new events (a wake-up or the poll
-// tick), writing keepalive comments while idle. It returns false when the
-// stream must end: the client left, the server is shutting down, or a
-// write failed.
-func (st *sseStream) wait(r *http.Request, shutdown <-chan struct{}, wake <-chan struct{}, progress <-chan combine.Progress,
-	poll <-chan time.Time, keep *time.Timer, keepEvery time.Duration) bool {
-	for {
-		select {
-		case <-r.Context().Done():
-			return false
-		case <-shutdown:
-			return false
-		case <-wake:
-			return true
-		case <-poll:
-			return true
-		case p := <-progress:
-			st.progress(p)
-			st.flush()
-			if st.err != nil {
-				return false
-			}
-		case <-keep.C:
-			st.printf(": keepalive\n\n")
-			st.flush()
-			if st.err != nil {
-				return false
-			}
-			keep.Reset(keepEvery)
-		}
+func (st *sseStream) flush() {
+	if st.err == nil {
+		st.deadline()
+		st.err = st.rc.Flush()
 	}
 }

@@ -1,13 +1,13 @@
 package server_test
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -16,16 +16,12 @@ import (
 	"time"
 
 	"github.com/thecombine/combine"
-	"github.com/thecombine/combine/config"
 	"github.com/thecombine/combine/engine"
 	"github.com/thecombine/combine/events"
-	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/internal/servertest"
 	"github.com/thecombine/combine/internal/sse"
 	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/sqldb"
-	"github.com/thecombine/combine/workflow"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // streamInstance is one server instance on a database: its engine
@@ -46,37 +42,11 @@ type streamOpts struct {
 
 func newStreamInstance(t *testing.T, db *sqldb.DB, o streamOpts) *streamInstance {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	wfs, err := workflow.Load(workflow.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := events.NewNotifier(db, logger)
-	svc, err := engine.New(engine.Config{DB: db, Workflows: wfs, Logger: logger, OnEvent: n.Wake})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = n.Stop(context.Background()) })
-	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("k", 32)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(cfg, logger, health.NewChecker("test", "development"), prometheus.NewRegistry())
-	callers := useIdentity(t, db, srv, "viewer", "admin", "reviewer", forgedCaller, revokedCaller)
-	srv.Engine = server.EngineDeps{
-		Workflows: wfs, Executions: svc, Documents: svc, Events: svc,
-		EventWaker: n, EventPoll: o.poll, EventKeepalive: o.keepalive,
-	}
-	h, err := srv.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return &streamInstance{db: db, svc: svc, notifier: n, ts: ts, srv: srv, callers: callers}
+	s := servertest.New(t, servertest.Options{DB: db, LogLevel: "ERROR", EventPoll: o.poll})
+	s.Engine.EventPoll, s.Engine.EventKeepalive = o.poll, o.keepalive
+	callers := useIdentity(t, s, "viewer", "admin", "reviewer", forgedCaller, revokedCaller)
+	ts := s.Start(t)
+	return &streamInstance{db: db, svc: s.EngineSvc, notifier: s.Notifier, ts: ts, srv: s.Server, callers: callers}
 }
 
 // newExecution stores an execution row with an empty log.
@@ -96,6 +66,13 @@ func newExecution(t *testing.T, db *sqldb.DB) string {
 // transaction with the execution's last_seq and the NOTIFY.
 func appendEvents(t *testing.T, db *sqldb.DB, id string, types ...string) {
 	t.Helper()
+	appendEventsData(t, db, id, "", types...)
+}
+
+// appendEventsData is appendEvents with the data of every event ("" for
+// {"n": seq}).
+func appendEventsData(t *testing.T, db *sqldb.DB, id, data string, types ...string) {
+	t.Helper()
 	ctx := context.Background()
 	err := db.WithTx(ctx, func(tx *sql.Tx) error {
 		var last int64
@@ -105,7 +82,7 @@ func appendEvents(t *testing.T, db *sqldb.DB, id string, types ...string) {
 		for _, typ := range types {
 			last++
 			if _, err := tx.ExecContext(ctx, `INSERT INTO execution_events (execution_id, seq, type, data, created_at) VALUES ($1, $2, $3, $4, $5)`,
-				id, last, typ, fmt.Sprintf(`{"n":%d}`, last), sqldb.Time(time.Now())); err != nil {
+				id, last, typ, cmp.Or(data, fmt.Sprintf(`{"n":%d}`, last)), sqldb.Time(time.Now())); err != nil {
 				return err
 			}
 		}

@@ -2,46 +2,14 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/thecombine/combine"
 )
 
-// executionRoutes are the execution and document routes of the engine
-// (listed in engineRoutes).
-func (s *Server) executionRoutes() []Route {
-	return []Route{
-		{Pattern: "POST /api/v1/workflows/{id}/executions", Access: RequirePermission(combine.PermWorkflowExecute), Handler: s.handleStartExecution},
-		{Pattern: "GET /api/v1/executions", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleListExecutions},
-		{Pattern: "GET /api/v1/executions/{id}", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleGetExecution},
-		{Pattern: "GET /api/v1/executions/{id}/steps", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleListSteps},
-		{Pattern: "POST /api/v1/executions/{id}/submissions", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleSubmitDocument},
-		{Pattern: "POST /api/v1/executions/{id}/clarification", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleAnswerClarification},
-		{Pattern: "POST /api/v1/executions/{id}/acceptance", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleDecideAcceptance},
-		{Pattern: "POST /api/v1/executions/{id}/retry", Access: RequirePermission(combine.PermExecutionWrite), Handler: s.handleRetryExecution},
-		{Pattern: "POST /api/v1/executions/{id}/cancel", Access: RequirePermission(combine.PermExecutionCancel), Handler: s.handleCancelExecution},
-		{Pattern: "GET /api/v1/executions/{id}/costs", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleExecutionCosts},
-		{Pattern: "GET /api/v1/telemetry/summary", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleTelemetrySummary},
-		{Pattern: "GET /api/v1/documents", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleListDocuments},
-		{Pattern: "GET /api/v1/documents/{id}", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleGetDocument},
-		{Pattern: "GET /api/v1/documents/{id}/versions", Access: RequirePermission(combine.PermExecutionRead), Handler: s.handleDocumentVersions},
-	}
-}
-
-func (s *Server) executions() (combine.ExecutionService, error) {
-	if s.Engine.Executions == nil {
-		return nil, errors.New("execution service is not wired")
-	}
-	return s.Engine.Executions, nil
-}
-
 // handleStartExecution serves POST /api/v1/workflows/{id}/executions.
 func (s *Server) handleStartExecution(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.executions()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Executions
 	var body struct {
 		ProjectID string          `json:"project_id"`
 		Inputs    json.RawMessage `json:"inputs"`
@@ -64,10 +32,7 @@ func (s *Server) handleStartExecution(w http.ResponseWriter, r *http.Request) er
 // handleListExecutions serves GET /api/v1/executions: newest first, with
 // limit/offset pagination.
 func (s *Server) handleListExecutions(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.executions()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Executions
 	limit, err := QueryInt(r, "limit", 50, 1, 500)
 	if err != nil {
 		return err
@@ -90,10 +55,7 @@ func (s *Server) handleListExecutions(w http.ResponseWriter, r *http.Request) er
 
 // handleGetExecution serves GET /api/v1/executions/{id}.
 func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.executions()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Executions
 	e, err := svc.FindExecution(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -105,10 +67,7 @@ func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request) erro
 // handleSubmitDocument serves POST /api/v1/executions/{id}/submissions:
 // {"step_path", "attempt", "title"?, "content": {…}}.
 func (s *Server) handleSubmitDocument(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.executions()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Executions
 	var body struct {
 		StepPath *string         `json:"step_path"`
 		Attempt  *int            `json:"attempt"`
@@ -134,10 +93,7 @@ func (s *Server) handleSubmitDocument(w http.ResponseWriter, r *http.Request) er
 // handleAnswerClarification serves POST /api/v1/executions/{id}/clarification:
 // {"step_path", "attempt", "answers": {"question_id": "text"}}.
 func (s *Server) handleAnswerClarification(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.executions()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Executions
 	var body struct {
 		StepPath *string           `json:"step_path"`
 		Attempt  *int              `json:"attempt"`
@@ -163,10 +119,7 @@ func (s *Server) handleAnswerClarification(w http.ResponseWriter, r *http.Reques
 // {"step_path", "attempt"?, "document_id", "version", "accepted", "comment"?,
 // "title"?, "content"?}.
 func (s *Server) handleDecideAcceptance(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.executions()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Executions
 	var body struct {
 		StepPath   *string         `json:"step_path"`
 		Attempt    int             `json:"attempt"`
@@ -200,10 +153,7 @@ func (s *Server) handleDecideAcceptance(w http.ResponseWriter, r *http.Request) 
 // handleRetryExecution serves POST /api/v1/executions/{id}/retry:
 // {"comment"?} (an empty body is fine).
 func (s *Server) handleRetryExecution(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.executions()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Executions
 	var body struct {
 		Comment string `json:"comment"`
 	}
@@ -222,10 +172,7 @@ func (s *Server) handleRetryExecution(w http.ResponseWriter, r *http.Request) er
 
 // handleCancelExecution serves POST /api/v1/executions/{id}/cancel.
 func (s *Server) handleCancelExecution(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.executions()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Executions
 	e, err := svc.CancelExecution(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -237,9 +184,6 @@ func (s *Server) handleCancelExecution(w http.ResponseWriter, r *http.Request) e
 // handleListSteps serves GET /api/v1/executions/{id}/steps: every step
 // instance with its attempts (worker, status, QA problems, feedback).
 func (s *Server) handleListSteps(w http.ResponseWriter, r *http.Request) error {
-	if s.Engine.Steps == nil {
-		return errors.New("step service is not wired")
-	}
 	steps, err := s.Engine.Steps.ListSteps(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err

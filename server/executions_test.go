@@ -6,22 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/thecombine/combine"
-	"github.com/thecombine/combine/config"
-	"github.com/thecombine/combine/engine"
 	"github.com/thecombine/combine/engine/enginetest"
-	"github.com/thecombine/combine/health"
-	"github.com/thecombine/combine/internal/testdb"
-	"github.com/thecombine/combine/server"
+	"github.com/thecombine/combine/internal/servertest"
 )
 
 type apiClient struct {
@@ -35,35 +28,9 @@ type apiClient struct {
 // users' tokens.
 func newAPI(t *testing.T) *apiClient {
 	t.Helper()
-	ctx := context.Background()
-	db := testdb.Open(t)
-	if err := engine.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	wfs := enginetest.Registry(t)
-	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("k", 32)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(cfg, logger, health.NewChecker("test", "development"), prometheus.NewRegistry())
-	callers := useIdentity(t, db, srv, "viewer", "operator", "pm", "admin", "reviewer", forgedCaller, revokedCaller)
-	svc, err := engine.New(engine.Config{DB: db, Workflows: wfs, Logger: logger, PollInterval: 20 * time.Millisecond, Audit: callers.svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
-	srv.Engine = server.EngineDeps{Workflows: wfs, Executions: svc, Documents: svc, Events: svc, Steps: svc}
-	h, err := srv.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return &apiClient{t: t, ts: ts, callers: callers}
+	s := servertest.New(t, servertest.Options{Workflows: enginetest.Registry(t), RunEngine: true, LogLevel: "ERROR"})
+	callers := useIdentity(t, s, "viewer", "operator", "pm", "admin", "reviewer", forgedCaller, revokedCaller)
+	return &apiClient{t: t, ts: s.Start(t), callers: callers}
 }
 
 // do sends a request as the caller named who and decodes the JSON answer into out (if
@@ -220,7 +187,9 @@ func TestExecutionAPI(t *testing.T) {
 	if p, _ := ae.Error.Details["pending"].([]any); len(p) != 1 || p[0].(map[string]any)["attempt"].(float64) != 2 {
 		t.Fatalf("409 details = %+v", ae.Error.Details)
 	}
-	if code := c.do("operator", "POST", sub, `{"step_path": "discovery", "attempt": 2, "title": "Discovery", "content": {"title": "D"}}`, &e); code != 200 {
+	// A document type may have its own top-level "content" field: the
+	// envelope's "content" is the document, always.
+	if code := c.do("operator", "POST", sub, `{"step_path": "discovery", "attempt": 2, "title": "Discovery", "content": {"title": "D", "content": {"nested": true}}}`, &e); code != 200 {
 		t.Fatalf("submit = %d", code)
 	}
 	c.item(id, "backlog", combine.WorkInput)
@@ -275,6 +244,11 @@ func TestExecutionAPI(t *testing.T) {
 	var got combine.Document
 	if code := c.do("viewer", "GET", "/api/v1/documents/"+one.ID, "", &got); code != 200 || got.Version != 2 || !got.IsLatest {
 		t.Fatalf("document = %d %+v", code, got)
+	}
+	for _, d := range docs.Documents {
+		if d.DocumentType == "discovery" && (string(d.Content) != `{"title":"D","content":{"nested":true}}` || d.Title != "Discovery") {
+			t.Fatalf("discovery stored as %q %s", d.Title, d.Content)
+		}
 	}
 	var versions struct {
 		Versions []combine.Document `json:"versions"`

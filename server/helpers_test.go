@@ -3,16 +3,14 @@ package server_test
 import (
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/thecombine/combine/config"
 	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/internal/servertest"
 	"github.com/thecombine/combine/internal/testlog"
 	"github.com/thecombine/combine/server"
 )
@@ -20,23 +18,8 @@ import (
 // logBuffer is a goroutine-safe log sink.
 type logBuffer = testlog.Buffer
 
-// routes is a Module made of a plain route list.
+// routes are routes a test adds to the table.
 type routes []server.Route
-
-func (r routes) Routes() []server.Route { return r }
-
-// testConfig is the development default configuration, adjusted by mutate.
-func testConfig(t *testing.T, mutate func(*config.Config)) *config.Config {
-	t.Helper()
-	cfg, err := config.Load(config.FromMap(map[string]string{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mutate != nil {
-		mutate(cfg)
-	}
-	return cfg
-}
 
 // fixture is a server with its handler, health registry and log.
 type fixture struct {
@@ -46,21 +29,14 @@ type fixture struct {
 	logs    *logBuffer
 }
 
-func newFixture(t *testing.T, mutate func(*config.Config), mods ...server.Module) *fixture {
+// newFixture is a fully wired server (servertest) with extra test routes.
+func newFixture(t *testing.T, mutate func(*config.Config), extra ...routes) *fixture {
 	t.Helper()
-	cfg := testConfig(t, mutate)
-	logs := &logBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	checker := health.NewChecker("test", cfg.Environment)
-	srv := server.New(cfg, logger, checker, prometheus.NewRegistry())
-	for _, m := range mods {
-		srv.AddModule(m)
+	s := servertest.New(t, servertest.Options{Config: mutate, LogLevel: "INFO"})
+	for _, rs := range extra {
+		s.AddTestRoutes(rs...)
 	}
-	h, err := srv.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{srv: srv, h: h, checker: checker, logs: logs}
+	return &fixture{srv: s.Server, h: s.Handler(t), checker: s.Health, logs: s.Logs}
 }
 
 // do serves one request in process and returns the response.
@@ -120,5 +96,3 @@ func readBody(t *testing.T, resp *http.Response) string {
 	}
 	return string(b)
 }
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

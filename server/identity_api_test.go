@@ -63,7 +63,12 @@ func TestIdentityAPI(t *testing.T) {
 	viewerTok, viewerPAT := x.token(t, "viewer")
 	opTok, opPAT := x.token(t, "operator")
 	scoped, _ := x.token(t, "operator", combine.PermExecutionRead)
+	scopedMgr, _ := x.token(t, "operator", combine.PermExecutionRead, combine.PermCredentialsManage)
+	// Scoped to every permission the viewer role has today.
+	viewerAll, _ := x.token(t, "viewer", combine.PermissionsForRoles([]string{"viewer"}).List()...)
 	creds := map[string]idCred{
+		"scopedMgr": {bearer: scopedMgr},
+		"viewerAll": {bearer: viewerAll},
 		"viewer":    {cookie: x.session(t, "viewer")},
 		"viewerPAT": {bearer: viewerTok},
 		"operator":  {cookie: x.session(t, "operator")},
@@ -78,7 +83,7 @@ func TestIdentityAPI(t *testing.T) {
 	idRunScenarios(t, x, creds, vars, []idApiScenario{
 		{name: "me by session", method: "GET", path: "/api/v1/me", as: "viewer", status: 200,
 			has: []string{`"user_id":"{viewer}"`, `"email":"viewer@example.com"`, `"provider":"local"`, `"roles":["viewer"]`,
-				`"permissions":["execution:read","workflow:read"]`, `"method":"session"`, `"session_id":"ses_`}},
+				`"permissions":["credentials:manage","execution:read","workflow:read"]`, `"method":"session"`, `"session_id":"ses_`}},
 		{name: "me by token", method: "GET", path: "/api/v1/me", as: "opPAT", status: 200,
 			has: []string{`"method":"pat"`, `"token_id":"{opTokID}"`, `"roles":["operator","pm"]`}, hasNot: []string{"session_id"}},
 		{name: "me by scoped token", method: "GET", path: "/api/v1/me", as: "scoped", status: 200,
@@ -90,10 +95,27 @@ func TestIdentityAPI(t *testing.T) {
 			status: 201, has: []string{`"token":"pat_`, `"display":"pat_`, `"scopes":["workflow:execute"]`, `"name":"ci"`, `"expires_at":"`, `"last_used_at":null`}},
 		{name: "scope beyond creator", method: "POST", path: "/api/v1/tokens", as: "viewer", body: `{"name":"x","scopes":["execution:cancel"]}`,
 			status: 403, has: []string{`"required_permission":"execution:cancel"`}},
-		{name: "scope beyond scoped token", method: "POST", path: "/api/v1/tokens", as: "scoped", body: `{"name":"x","scopes":["workflow:execute"]}`,
+		{name: "scope beyond scoped token", method: "POST", path: "/api/v1/tokens", as: "scopedMgr", body: `{"name":"x","scopes":["workflow:execute"]}`,
 			status: 403, has: []string{`"required_permission":"workflow:execute"`}},
-		{name: "scoped token mints scoped child", method: "POST", path: "/api/v1/tokens", as: "scoped", body: `{"name":"child"}`,
-			status: 201, has: []string{`"scopes":["execution:read"]`}},
+		{name: "scoped token mints scoped child", method: "POST", path: "/api/v1/tokens", as: "scopedMgr", body: `{"name":"child"}`,
+			status: 201, has: []string{`"scopes":["credentials:manage","execution:read"]`}},
+		// Finding 6: scopes equal to the owner's permissions today are still
+		// scopes; the child lists them, so a promotion cannot widen it.
+		{name: "child of a token scoped to all its owner has", method: "POST", path: "/api/v1/tokens", as: "viewerAll", body: `{"name":"child"}`,
+			status: 201, has: []string{`"scopes":["credentials:manage","execution:read","workflow:read"]`}},
+		// Finding 7: a scoped token changes credentials only with
+		// credentials:manage; it may still read its owner's.
+		{name: "scoped token cannot mint", method: "POST", path: "/api/v1/tokens", as: "scoped", body: `{"name":"child"}`,
+			status: 403, has: []string{`"required_permission":"credentials:manage"`}},
+		{name: "scoped token cannot log out everywhere", method: "POST", path: "/api/v1/sessions/revoke-all", as: "scoped",
+			status: 403, has: []string{`"required_permission":"credentials:manage"`}},
+		{name: "scoped token cannot revoke a token", method: "DELETE", path: "/api/v1/tokens/{opTokID}", as: "scoped",
+			status: 403, has: []string{`"required_permission":"credentials:manage"`}},
+		{name: "scoped token cannot end a session", method: "DELETE", path: "/api/v1/sessions/ses_any", as: "scoped",
+			status: 403, has: []string{`"required_permission":"credentials:manage"`}},
+		{name: "scoped token reads its owner's tokens", method: "GET", path: "/api/v1/tokens", as: "scoped", status: 200, has: []string{`"token_id":"{opTokID}"`}},
+		{name: "scoped token reads its owner's sessions", method: "GET", path: "/api/v1/sessions", as: "scoped", status: 200, has: []string{`"sessions":`}},
+		{name: "operator still has both sessions", method: "GET", path: "/api/v1/me", as: "operator", status: 200},
 		{name: "unknown scope", method: "POST", path: "/api/v1/tokens", as: "viewer", body: `{"name":"x","scopes":["everything"]}`, status: 400},
 		{name: "expiry beyond max", method: "POST", path: "/api/v1/tokens", as: "viewer", body: `{"name":"x","expires_in_days":400}`, status: 400, has: []string{"at most 365"}},
 		{name: "token without name", method: "POST", path: "/api/v1/tokens", as: "viewer", body: `{}`, status: 400, has: []string{"name is required"}},

@@ -5,20 +5,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/config"
-	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/identity"
-	"github.com/thecombine/combine/internal/testdb"
+	"github.com/thecombine/combine/internal/servertest"
 	"github.com/thecombine/combine/internal/testlog"
 	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/sqldb"
@@ -48,28 +44,9 @@ type idCred struct {
 
 func newIDHarness(t testing.TB, env map[string]string) *idHarness {
 	t.Helper()
-	vars := map[string]string{"SECRET_KEY": strings.Repeat("k", 40), "PUBLIC_URL": "http://combine.test"}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(config.FromMap(vars))
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	logs := &idSyncBuffer{}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
-	db := testdb.Open(t)
-	svc := identity.New(db, identity.OptionsFromConfig(cfg), logger)
-	srv := server.New(cfg, logger, health.NewChecker("test", cfg.Environment), prometheus.NewRegistry())
-	srv.Authn = svc
-	srv.Hooks.Denied = svc.RecordDenied
-	srv.Identity = server.IdentityDeps{Login: svc, Users: svc, Sessions: svc, Tokens: svc, Links: svc, Audit: svc}
-	h, err := srv.Handler()
-	if err != nil {
-		t.Fatalf("handler: %v", err)
-	}
+	s := servertest.New(t, servertest.Options{Env: env, LogLevel: "INFO"})
+	srv, svc, db, cfg, logs := s.Server, s.IdentitySvc, s.DB, s.Cfg, s.Logs
+	h := s.Handler(t)
 	x := &idHarness{srv: srv, h: h, svc: svc, db: db, cfg: cfg, logs: logs, users: map[string]*combine.User{}}
 	for _, u := range []struct {
 		key   string
@@ -124,12 +101,18 @@ func idPast() any { return sqldb.Time(time.Now().Add(-time.Hour)) }
 
 // do sends one request through the full handler.
 func (x *idHarness) do(method, path string, c idCred, body string, hdr ...string) *httptest.ResponseRecorder {
+	return x.doWithin(10*time.Second, method, path, c, body, hdr...)
+}
+
+// doWithin is do with a deadline d on the request: an open event stream
+// ends when it passes.
+func (x *idHarness) doWithin(d time.Duration, method, path string, c idCred, body string, hdr ...string) *httptest.ResponseRecorder {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	// Streams (SSE) end when the request context does.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	r := httptest.NewRequestWithContext(ctx, method, path, rd)
 	r.RemoteAddr = "192.0.2.10:4321"

@@ -68,8 +68,10 @@ func (s *Server) handleLoginCallback(w http.ResponseWriter, r *http.Request) err
 // renderLoginFailure shows err as an HTML page; internal causes are
 // logged under the request id and never shown.
 func (s *Server) renderLoginFailure(w http.ResponseWriter, r *http.Request, err error) {
-	status, msg := login.StatusAndMessage(err, ErrorStatus)
-	if status >= http.StatusInternalServerError {
+	code, msg := combine.ErrorCode(err), combine.ErrorMessage(err)
+	status := ErrorStatus(code)
+	if code == combine.EINTERNAL {
+		msg = "Something went wrong on our side. Please try again."
 		s.logger.ErrorContext(r.Context(), "sign-in failed",
 			slog.String("request_id", combine.RequestIDFromContext(r.Context())),
 			slog.String("provider", r.PathValue("provider")),

@@ -25,6 +25,12 @@ type reqInfo struct {
 	route string
 	// secretPath hides the raw path from the access log.
 	secretPath bool
+	// quiet logs a successful request at DEBUG.
+	quiet bool
+	// rt and creds are the matched route and the credentials presented,
+	// for streams that re-authorize while open.
+	rt    Route
+	creds combine.Credentials
 }
 
 type reqInfoKey struct{}
@@ -150,7 +156,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		switch {
 		case sw.status >= 500:
 			level = slog.LevelError
-		case quietRoutes[route]:
+		case info.quiet:
 			// Probes and scrapes arrive every few seconds: keep them out of
 			// the INFO log unless they fail.
 			level = slog.LevelDebug
@@ -198,8 +204,8 @@ func forwardedClient(values []string, remote netip.Addr, trusted func(netip.Addr
 		}
 	}
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(hops[i])
-		if err != nil {
+		a, ok := parseHop(hops[i])
+		if !ok {
 			break
 		}
 		a = a.Unmap()
@@ -208,6 +214,21 @@ func forwardedClient(values []string, remote netip.Addr, trusted func(netip.Addr
 		}
 	}
 	return remote.String()
+}
+
+// parseHop reads one X-Forwarded-For hop: an address, or an address with
+// a port as some proxies write it ("203.0.113.7:4711", "[2001:db8::1]:80").
+func parseHop(h string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(h); err == nil {
+		return ap.Addr(), true
+	}
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
+		return a, true
+	}
+	return netip.Addr{}, false
 }
 
 // validRequestID accepts a proxy's request id only if it is short and plain.
@@ -288,9 +309,4 @@ func metricMethod(m string) string {
 		return m
 	}
 	return "OTHER"
-}
-
-// quietRoutes are logged at DEBUG when they succeed.
-var quietRoutes = map[string]bool{
-	"GET /health": true, "GET /health/live": true, "GET /health/ready": true, "GET /metrics": true,
 }

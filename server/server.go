@@ -36,6 +36,7 @@ type Server struct {
 	logger  *slog.Logger
 	health  *health.Checker
 	metrics *metrics
+	streams *streamLimits
 
 	metricsHandler http.Handler
 
@@ -43,21 +44,30 @@ type Server struct {
 	// access log hides their secrets even when no route matched.
 	secretPrefixes []string
 
-	// Authn resolves credentials; nil means every protected route is 401.
+	// Authn resolves credentials.
 	Authn combine.Authenticator
-	Hooks Hooks
+	// Credentials, when set, wakes open streams when their caller's
+	// credentials may have changed (they also re-check periodically).
+	Credentials combine.CredentialWatcher
+	Hooks       Hooks
 
-	// Identity, Login and Engine hold each feature area's services; their
-	// types and route tables live in routes_identity.go, routes_login.go
-	// and routes_engine.go.
+	// Identity, Login and Engine hold each feature area's services (see
+	// deps.go); the route table is routes.go.
 	Identity IdentityDeps
 	Login    LoginDeps
 	Engine   EngineDeps
 
-	modules []Module
-	mux     *http.ServeMux
-	handler http.Handler
-	srv     *http.Server
+	// Pages is the browser UI: its page routes and the rendering of their
+	// errors (nil: no pages; set by web.Mount).
+	Pages Pages
+	// pagePatterns are the patterns of the Page routes.
+	pagePatterns map[string]bool
+
+	// testRoutes are routes only tests add (export_test.go).
+	testRoutes []Route
+	mux        *http.ServeMux
+	handler    http.Handler
+	srv        *http.Server
 
 	// shutdown is closed when the server begins to shut down, so that
 	// long-lived streams end and let the drain complete.
@@ -80,23 +90,21 @@ func DefaultTimeouts() Timeouts {
 		Idle: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 }
 
-// New returns a server. Call AddModule for each feature area, then Handler
-// or Serve.
+// New returns a server. Set each area's dependencies (Authn, Identity,
+// Login, Engine), then call Handler or Serve.
 func New(cfg *config.Config, logger *slog.Logger, checker *health.Checker, reg *prometheus.Registry) *Server {
 	s := &Server{
 		cfg:      cfg,
 		logger:   logger,
 		health:   checker,
 		metrics:  newMetrics(reg),
+		streams:  newStreamLimits(reg),
 		shutdown: make(chan struct{}),
 		Timeouts: DefaultTimeouts(),
 	}
 	s.SetGatherer(reg)
 	return s
 }
-
-// AddModule registers a feature area's routes.
-func (s *Server) AddModule(m Module) { s.modules = append(s.modules, m) }
 
 // Logger returns the server's logger.
 func (s *Server) Logger() *slog.Logger { return s.logger }
@@ -123,13 +131,20 @@ func (s *Server) Handler() (http.Handler, error) {
 	if s.handler != nil {
 		return s.handler, nil
 	}
+	if err := s.checkDeps(); err != nil {
+		return nil, err
+	}
 	routes := s.Routes()
 	if err := validateRoutes(routes); err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	s.pagePatterns = map[string]bool{}
 	for _, rt := range routes {
 		mux.Handle(rt.Pattern, s.wrap(rt))
+		if rt.Page {
+			s.pagePatterns[rt.Pattern] = true
+		}
 		if rt.SecretPath {
 			_, path, _ := strings.Cut(rt.Pattern, " ")
 			prefix, _, _ := strings.Cut(path, "{")
@@ -139,6 +154,11 @@ func (s *Server) Handler() (http.Handler, error) {
 		}
 	}
 	mux.HandleFunc("/api/", s.apiFallback)
+	if s.Pages != nil {
+		// Outside /api/, a browser asking for what does not exist gets a
+		// readable page rather than net/http's plain text.
+		mux.HandleFunc("/", s.pageFallback)
+	}
 	s.mux = mux
 
 	cop := http.NewCrossOriginProtection()
@@ -153,6 +173,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		s.Error(w, r, combine.Errorf(combine.EFORBIDDEN, "cross-origin request refused"))
 	}))
 	var h http.Handler = cop.Handler(mux)
+	h = s.guardText(h)
 	h = s.limitBody(h)
 	h = s.securityHeaders(h)
 	h = s.recoverer(h)
@@ -165,7 +186,7 @@ func (s *Server) Handler() (http.Handler, error) {
 func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if info := infoFrom(r.Context()); info != nil {
-			info.route, info.secretPath = rt.Pattern, rt.SecretPath
+			info.route, info.secretPath, info.quiet, info.rt = rt.Pattern, rt.SecretPath, rt.Quiet, rt
 		}
 		if rt.Stream {
 			// Streams outlive the server's write timeout by design (net/http
@@ -198,6 +219,22 @@ func (s *Server) wrap(rt Route) http.Handler {
 // authenticate extracts credentials (never from the query string) and asks
 // the Authenticator. It returns (nil, nil) when none were presented.
 func (s *Server) authenticate(r *http.Request) (*combine.AuthContext, error) {
+	c := credentials(r, s.cfg.SessionSecureCookies)
+	if info := infoFrom(r.Context()); info != nil {
+		info.creds = c
+	}
+	if !c.HasAuthorization && c.Session == "" {
+		return nil, nil
+	}
+	if s.Authn == nil {
+		return nil, combine.Errorf(combine.EUNAUTHORIZED, "authentication is not available")
+	}
+	return s.Authn.Authenticate(r.Context(), c)
+}
+
+// credentials are what r presents: the Authorization header, the session
+// cookie and the client address.
+func credentials(r *http.Request, secureCookies bool) combine.Credentials {
 	var c combine.Credentials
 	if h, ok := r.Header["Authorization"]; ok {
 		c.HasAuthorization = true
@@ -208,17 +245,11 @@ func (s *Server) authenticate(r *http.Request) (*combine.AuthContext, error) {
 			}
 		}
 	}
-	if ck, err := r.Cookie(SessionCookieName(s.cfg.SessionSecureCookies)); err == nil {
+	if ck, err := r.Cookie(SessionCookieName(secureCookies)); err == nil {
 		c.Session = ck.Value
 	}
 	c.ClientAddr = combine.ClientAddrFromContext(r.Context())
-	if !c.HasAuthorization && c.Session == "" {
-		return nil, nil
-	}
-	if s.Authn == nil {
-		return nil, combine.Errorf(combine.EUNAUTHORIZED, "authentication is not available")
-	}
-	return s.Authn.Authenticate(r.Context(), c)
+	return c
 }
 
 func (s *Server) authorize(r *http.Request, rt Route, a *combine.AuthContext) error {
@@ -229,37 +260,65 @@ func (s *Server) authorize(r *http.Request, rt Route, a *combine.AuthContext) er
 	if a == nil {
 		return combine.Errorf(combine.EUNAUTHORIZED, "authentication required: send a session cookie or an Authorization: Bearer personal access token")
 	}
-	ps := rt.Access.Permissions
-	if len(ps) == 0 || slices.ContainsFunc(ps, a.Can) {
+	if rt.Access.Kind != AccessPermission || a.Can(rt.Access.Permission) {
 		return nil
 	}
 	if s.Hooks.Denied != nil {
-		s.Hooks.Denied(r.Context(), a, string(ps[0]), rt.Pattern)
+		s.Hooks.Denied(r.Context(), a, string(rt.Access.Permission), rt.Pattern)
 	}
-	err := combine.Forbidden(ps[0])
-	if len(ps) > 1 {
-		err.Message = "this action requires one of the permissions " + rt.Access.String()[len("any of "):]
-	}
-	return err
+	return combine.Forbidden(rt.Access.Permission)
 }
 
 // apiFallback answers every /api/ request that no route matched: 405 with
 // Allow when the path exists for other methods, else 404 — as JSON.
 func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) {
+	s.fallback(w, r, "/api/", func(err error) { s.Error(w, r, err) })
+}
+
+// pageFallback answers every other request that no route matched, as a
+// page: 405 with Allow when the path exists for other methods, else 404.
+func (s *Server) pageFallback(w http.ResponseWriter, r *http.Request) {
+	s.fallback(w, r, "/", func(err error) { s.Pages.RenderError(w, r, err) })
+}
+
+// fallback sends a 405 with Allow when the path exists for other methods
+// (other than through the fallback pattern itself), else a 404.
+func (s *Server) fallback(w http.ResponseWriter, r *http.Request, self string, render func(error)) {
 	var allowed []string
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, p := s.mux.Handler(probe); p != "" && p != "/api/" {
+		if _, p := s.mux.Handler(probe); p != "" && p != self {
 			allowed = append(allowed, m)
 		}
 	}
 	if len(allowed) > 0 {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		s.Error(w, r, combine.Errorf(combine.EMETHODNOTALLOWED, "method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
+		render(combine.Errorf(combine.EMETHODNOTALLOWED, "method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
 		return
 	}
-	s.Error(w, r, combine.Errorf(combine.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	if self == "/" {
+		render(combine.Errorf(combine.ENOTFOUND, "there is no page at %s", r.URL.Path))
+		return
+	}
+	render(combine.Errorf(combine.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}
+
+// isPage reports whether r is for a Page route: the route the request
+// matched, or (before routing, e.g. a cross-origin refusal) the route the
+// mux would pick.
+func (s *Server) isPage(r *http.Request) bool {
+	if s.Pages == nil {
+		return false
+	}
+	if info := infoFrom(r.Context()); info != nil && info.route != "" {
+		return s.pagePatterns[info.route]
+	}
+	if s.mux == nil {
+		return false
+	}
+	_, p := s.mux.Handler(r)
+	return s.pagePatterns[p] || (p == "/" && !strings.HasPrefix(r.URL.Path, "/api/"))
 }
 
 // Serve listens on the configured address until ctx is cancelled, then

@@ -6,8 +6,7 @@ import (
 
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/identity"
-	"github.com/thecombine/combine/server"
-	"github.com/thecombine/combine/sqldb"
+	"github.com/thecombine/combine/internal/servertest"
 )
 
 // callerRoles are the API tests' callers by name: each is a real user
@@ -37,18 +36,14 @@ type testCallers struct {
 	users   map[string]*combine.User
 }
 
-// useIdentity wires the real identity service on db into srv as
-// cmd/combine does (the authenticator and the audited denial hook), and
-// issues a token to a real user for each named caller: a name of
+// useIdentity issues, with srv's real identity service, a token to a real user for each named caller: a name of
 // callerRoles, forgedCaller or revokedCaller. Users are matched by email,
 // so several instances on one database share them (each with its own
 // tokens).
-func useIdentity(t testing.TB, db *sqldb.DB, srv *server.Server, names ...string) *testCallers {
+func useIdentity(t testing.TB, srv *servertest.Server, names ...string) *testCallers {
 	t.Helper()
 	ctx := context.Background()
-	svc := identity.New(db, identity.OptionsFromConfig(srv.Config()), srv.Logger())
-	srv.Authn = svc
-	srv.Hooks.Denied = svc.RecordDenied
+	svc := srv.IdentitySvc
 	c := &testCallers{svc: svc, bearers: map[string]string{}, users: map[string]*combine.User{}}
 	for _, name := range names {
 		switch name {

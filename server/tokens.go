@@ -43,6 +43,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) error
 		in.Scopes = append(in.Scopes, p)
 	}
 	a := combine.AuthFromContext(r.Context())
+	in.ParentScopes = a.Scopes
 	tok, text, err := s.Identity.Tokens.CreateToken(r.Context(), a.UserID, in, a.Permissions)
 	if err != nil {
 		return err

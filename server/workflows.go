@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/thecombine/combine"
@@ -36,19 +35,9 @@ type stepPromptsView struct {
 	Task combine.PromptRef `json:"task"`
 }
 
-func (s *Server) workflows() (combine.WorkflowService, error) {
-	if s.Engine.Workflows == nil {
-		return nil, errors.New("workflow registry is not wired")
-	}
-	return s.Engine.Workflows, nil
-}
-
 // handleListWorkflows serves GET /api/v1/workflows.
 func (s *Server) handleListWorkflows(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.workflows()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Workflows
 	wfs, err := svc.ListWorkflows(r.Context())
 	if err != nil {
 		return err
@@ -68,10 +57,7 @@ func (s *Server) handleListWorkflows(w http.ResponseWriter, r *http.Request) err
 // handleGetWorkflow serves GET /api/v1/workflows/{id}, with the JSON
 // schema of every document type.
 func (s *Server) handleGetWorkflow(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.workflows()
-	if err != nil {
-		return err
-	}
+	svc := s.Engine.Workflows
 	wf, err := svc.FindWorkflow(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err

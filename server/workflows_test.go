@@ -2,21 +2,13 @@ package server_test
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/thecombine/combine"
-	"github.com/thecombine/combine/config"
-	"github.com/thecombine/combine/health"
-	"github.com/thecombine/combine/internal/testdb"
-	"github.com/thecombine/combine/server"
-	"github.com/thecombine/combine/workflow"
+	"github.com/thecombine/combine/internal/servertest"
 )
 
 // wfServer is the workflow routes over the built-in registry, with real
@@ -28,22 +20,9 @@ type wfServer struct {
 
 func newWorkflowServer(t *testing.T) *wfServer {
 	t.Helper()
-	cfg, err := config.Load(config.FromMap(map[string]string{"SECRET_KEY": strings.Repeat("k", 32)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := workflow.Load(workflow.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), health.NewChecker("test", "development"), prometheus.NewRegistry())
-	callers := useIdentity(t, testdb.Open(t), srv, "viewer", "reviewer", forgedCaller, revokedCaller)
-	srv.Engine.Workflows = reg
-	h, err := srv.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &wfServer{h: h, callers: callers}
+	s := servertest.New(t, servertest.Options{LogLevel: "ERROR"})
+	callers := useIdentity(t, s, "viewer", "reviewer", forgedCaller, revokedCaller)
+	return &wfServer{h: s.Handler(t), callers: callers}
 }
 
 // get serves GET path as the named caller.

@@ -20,7 +20,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Dialect names the SQL engine behind a DB.
@@ -85,11 +84,20 @@ func openSQLite(ctx context.Context, path string, poolSize int) (*DB, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open sqlite %s: the path must not contain ? or #", path)
 	}
+	// A new database file is readable by its owner only (it holds session
+	// and token hashes and the audit log); SQLite gives the -wal and -shm
+	// files the database file's mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	} else if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	const pragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	w, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&"+pragmas+"&_txlock=immediate")
+	wc, err := newCachingConnector("file:" + path + "?_pragma=journal_mode(WAL)&" + pragmas + "&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	w := sql.OpenDB(wc)
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -98,11 +106,12 @@ func openSQLite(ctx context.Context, path string, poolSize int) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	rc, err := newCachingConnector("file:" + path + "?" + pragmas + "&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite reader: %w", err)
 	}
+	r := sql.OpenDB(rc)
 	n := max(poolSize, 2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)

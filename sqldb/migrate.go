@@ -63,6 +63,19 @@ func (db *DB) Migrate(ctx context.Context) (int64, error) {
 	return p.GetDBVersion(ctx)
 }
 
+// MigrateTo applies the pending migrations up to and including version
+// (an upgrade test starts from an older schema with it).
+func (db *DB) MigrateTo(ctx context.Context, version int64) error {
+	p, err := db.provider()
+	if err != nil {
+		return err
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("apply migrations up to %d: %w", version, err)
+	}
+	return nil
+}
+
 // SchemaVersion returns the applied schema version and the newest version
 // this binary knows. It reads through R with one query, so that a health
 // probe never waits for SQLite's single writer connection.

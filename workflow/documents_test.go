@@ -140,3 +140,45 @@ func TestValidateClarification(t *testing.T) {
 		t.Errorf("ClarificationSchema = %v, %v", sch, err)
 	}
 }
+
+// TestCollectionItemIDs: a collection's items carry their id as "id" or as
+// "<entity_type>_id" (the original Combine's prompts ask for epic_id);
+// either must be a unique, well-formed string.
+func TestCollectionItemIDs(t *testing.T) {
+	t.Parallel()
+	dir := writeFiles(t, map[string]string{"tiny.json": baseDefinition})
+	reg, err := Load(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf, _ := reg.FindWorkflow(context.Background(), "tiny")
+	var docType, field, entity string
+	for name, dt := range wf.DocumentTypes {
+		if dt.CollectionField != "" && dt.Scope == "project" {
+			docType, field, entity = name, dt.CollectionField, dt.MayOwn[0]
+		}
+	}
+	for _, c := range []struct {
+		items string
+		want  []string
+	}{
+		{`[{"id": "E1"}, {"` + entity + `_id": "E2"}]`, nil},
+		{`[{"` + entity + `_id": "E1"}, {"` + entity + `_id": "E1"}]`, []string{"$." + field + "[1]." + entity + "_id"}},
+		{`[{"name": "no id"}]`, []string{"$." + field + "[0].id"}},
+		{`[{"` + entity + `_id": "a b"}]`, []string{"$." + field + "[0]." + entity + "_id"}},
+		{`[{"id": 7}]`, []string{"$." + field + "[0].id"}},
+	} {
+		content := `{"title": "t", "` + field + `": ` + c.items + `}`
+		ps, err := reg.ValidateDocument(context.Background(), "tiny", docType, json.RawMessage(content))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range ps {
+			got = append(got, p.Path)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: problems at %v (%+v), want %v", content, got, ps, c.want)
+		}
+	}
+}

@@ -27,8 +27,6 @@ func (ss *schemaSet) get(name string) (*schema, bool) {
 	return nil, false
 }
 
-func (ss *schemaSet) has(name string) bool { _, ok := ss.get(name); return ok }
-
 func (ss *schemaSet) describe() string {
 	seen := map[string]bool{}
 	for s := ss; s != nil; s = s.fallback {

@@ -118,7 +118,7 @@ func TestServeSetupLink(t *testing.T) {
 		<-done
 	}()
 	var link string
-	for deadline := time.Now().Add(10 * time.Second); link == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); link == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if m := regexp.MustCompile(`"setup_url":"([^"]+)"`).FindStringSubmatch(logs.String()); m != nil {
 			if resp, err := http.Get(base + "/health/live"); err == nil {
 				resp.Body.Close()

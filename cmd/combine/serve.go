@@ -48,6 +48,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err := a.wireEngine(ctx, srv); err != nil {
 		return err
 	}
+	if err := a.wireWeb(srv); err != nil {
+		return err
+	}
 	v, err := a.migrate(ctx)
 	if err != nil {
 		return err
@@ -81,6 +84,10 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		"startup_ms", time.Since(start).Milliseconds())
 
 	err = srv.Serve(ctx, ln)
+	if a.identity != nil {
+		// Counts of repeated failures still in their window.
+		a.identity.FlushAudit()
+	}
 
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

@@ -30,6 +30,7 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 	srv.Engine.Workflows = reg
 
 	notifier := events.NewNotifier(a.db, a.logger)
+	notifier.Poll = a.cfg.EventsPoll
 	a.reg.MustRegister(notifier.Collectors()...)
 	rc := a.cfg.Runner
 	instanceID := runnerInstanceID(rc.InstanceID, a.cfg.Addr)

@@ -16,6 +16,7 @@ func (a *app) wireIdentity(ctx context.Context, srv *server.Server) error {
 	svc := identity.New(a.db, identity.OptionsFromConfig(a.cfg), a.logger)
 	a.identity = svc
 	srv.Authn = svc
+	srv.Credentials = svc
 	srv.Hooks.Denied = svc.RecordDenied
 	srv.Identity = server.IdentityDeps{
 		Login: svc, Users: svc, Sessions: svc, Tokens: svc, Links: svc, Audit: svc,

@@ -23,7 +23,7 @@ func (a *app) wireLogin(ctx context.Context, srv *server.Server) error {
 	}
 	opts := login.Options{Logger: a.logger, Registerer: a.reg}
 	if srv.Identity.Audit != nil {
-		opts.OnFailure = login.AuditFailures(srv.Identity.Audit, a.logger)
+		opts.OnFailure = login.AuditFailures(srv.Identity.Audit)
 	}
 	svc := login.New(ctx, cfg, srv.Identity.Login, opts)
 	svc.RegisterHealth(a.health)

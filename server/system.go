@@ -7,16 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// systemRoutes are the operational endpoints: health and metrics.
-func (s *Server) systemRoutes() []Route {
-	return []Route{
-		{Pattern: "GET /health", Access: Public(), Handler: s.handleHealth},
-		{Pattern: "GET /health/live", Access: Public(), Handler: s.handleLive},
-		{Pattern: "GET /health/ready", Access: Public(), Handler: s.handleReady},
-		{Pattern: "GET /metrics", Access: Public(), Handler: s.handleMetrics},
-	}
-}
-
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	rep := s.health.Check(r.Context())
 	status := http.StatusOK
