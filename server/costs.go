@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/thecombine/combine"
 )
@@ -20,6 +19,10 @@ func (s *Server) handleExecutionCosts(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
+// maxFilterLen bounds the text filters of the telemetry summary, in
+// characters: longer than any workflow id, provider or model name.
+const maxFilterLen = 200
+
 // handleTelemetrySummary serves GET /api/v1/telemetry/summary: LLM calls,
 // tokens and cost per workflow, model and day, filtered by workflow_id,
 // provider, model, since and until (dates YYYY-MM-DD or RFC 3339 times;
@@ -34,9 +37,11 @@ func (s *Server) handleTelemetrySummary(w http.ResponseWriter, r *http.Request) 
 		}
 	}
 	f := combine.TelemetryFilter{WorkflowID: q.Get("workflow_id"), Provider: q.Get("provider"), Model: q.Get("model")}
-	for _, v := range []string{f.WorkflowID, f.Provider, f.Model} {
-		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) || utf8.RuneCountInString(v) > 200 {
-			return combine.Errorf(combine.EINVALID, "filters must be valid UTF-8 text without NUL characters, at most 200 characters")
+	// The text guard has refused NUL and invalid UTF-8 already (before
+	// any database sees them); this bounds the length too.
+	for _, k := range []string{"workflow_id", "provider", "model"} {
+		if err := combine.CheckText(k, q.Get(k), maxFilterLen); err != nil {
+			return err
 		}
 	}
 	var err error

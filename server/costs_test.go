@@ -62,7 +62,8 @@ func TestCostHandlers(t *testing.T) {
 	if !stub.got.Since.Equal(want.Since) || !stub.got.Until.Equal(want.Until) || stub.got.WorkflowID != "w" || stub.got.Model != "m" || stub.got.Provider != "anthropic" {
 		t.Errorf("filter %+v", stub.got)
 	}
-	for _, q := range []string{"since=yesterday", "colour=red", "since=2026-12-01&until=2026-11-01", "model=%00"} {
+	for _, q := range []string{"since=yesterday", "colour=red", "since=2026-12-01&until=2026-11-01", "model=%00", "provider=%ff",
+		"model=" + strings.Repeat("m", 201)} {
 		code, body := get("/api/v1/telemetry/summary?" + q)
 		if code != 400 || !strings.Contains(body["error"].(map[string]any)["code"].(string), "invalid") {
 			t.Errorf("%s: %d %v", q, code, body)
