@@ -253,13 +253,6 @@ func (r *rig) checkLedgerMatches(calls []*combine.LLMCall) {
 	}
 }
 
-func (r *rig) exec(q string, args ...any) {
-	r.t.Helper()
-	if _, err := r.db.W.ExecContext(context.Background(), q, args...); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
 func (r *rig) scalar(q string, args ...any) int64 {
 	r.t.Helper()
 	var n sql.NullInt64

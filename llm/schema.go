@@ -6,9 +6,6 @@ import (
 	"sort"
 )
 
-// anyObject is the output schema of a document type without a schema.
-var anyObject = map[string]any{"type": "object"}
-
 // decodeSchema parses a JSON schema into generic values; nil is any object.
 func decodeSchema(raw json.RawMessage) (map[string]any, error) {
 	if len(raw) == 0 {
