@@ -3,7 +3,7 @@ package combine
 import (
 	"context"
 	"slices"
-	"sort"
+	"time"
 )
 
 // Permission is a right checked by the route table and by services.
@@ -107,7 +107,7 @@ func (s PermissionSet) List() []Permission {
 	for p := range s {
 		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out)
 	return out
 }
 
@@ -145,6 +145,12 @@ type AuthContext struct {
 	// unscoped tokens.
 	Scopes      []Permission
 	Permissions PermissionSet
+
+	// ExpiresAt is when the credential stops being valid at the latest
+	// (a session's absolute lifetime, a token's expiry); zero: never.
+	// Roles and Permissions may be shared between the requests of one
+	// credential: read them, never modify them.
+	ExpiresAt time.Time
 }
 
 // Can reports whether the caller holds p.
@@ -162,6 +168,17 @@ func (a *AuthContext) HasRole(role string) bool {
 // credential that is bad, expired or revoked is an EUNAUTHORIZED error.
 type Authenticator interface {
 	Authenticate(ctx context.Context, c Credentials) (*AuthContext, error)
+}
+
+// AccessWatcher lets a long-lived request (an event stream) learn that
+// the access it was granted may have changed, on this instance or another:
+// the credential was revoked or ended, its owner disabled or given other
+// roles, or it expired.
+type AccessWatcher interface {
+	// WatchAccess returns a channel that is closed when the access of a
+	// may have changed — the holder then authenticates again and ends or
+	// narrows what it serves — and a function that ends the watch.
+	WatchAccess(a *AuthContext) (changed <-chan struct{}, stop func())
 }
 
 type authContextKey struct{}
@@ -201,17 +218,4 @@ func NewContextWithClientAddr(ctx context.Context, addr string) context.Context 
 func ClientAddrFromContext(ctx context.Context) string {
 	a, _ := ctx.Value(clientAddrKey{}).(string)
 	return a
-}
-
-// CredentialWatcher tells long-lived requests (event streams) when the
-// credentials of a user may have changed — a token or session revoked,
-// the user disabled, or their roles changed — so they re-check theirs at
-// once instead of at their next periodic re-authentication. A watcher
-// may also be woken by another instance (through the database), or
-// spuriously: a wake-up is only a hint to re-authenticate.
-type CredentialWatcher interface {
-	// WatchCredentials returns a channel that receives a value (coalesced)
-	// whenever userID's credentials may have changed, and a function that
-	// ends the watch.
-	WatchCredentials(userID string) (changed <-chan struct{}, cancel func())
 }

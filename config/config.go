@@ -76,6 +76,9 @@ type Config struct {
 	// the event logs that streams follow (0: 500 ms, or 5 s while
 	// PostgreSQL notifications wake streams).
 	EventsPoll time.Duration
+	// AuthCacheTTL bounds how long a verified credential is served from
+	// the in-process cache before it is read again; 0 turns the cache off.
+	AuthCacheTTL time.Duration
 	// EventsMaxStreams caps the open event streams of this instance, and
 	// EventsMaxStreamsPerUser those of one user (429 beyond).
 	EventsMaxStreams        int
@@ -378,6 +381,10 @@ func Load(src Source) (*Config, error) {
 	c.EventsPoll = l.duration("EVENTS_POLL_INTERVAL", 0, 0, time.Minute)
 	if c.EventsPoll > 0 && c.EventsPoll < 10*time.Millisecond {
 		l.fail("EVENTS_POLL_INTERVAL", "%s is too short (at least 10ms, or 0 for the default)", c.EventsPoll)
+	}
+	c.AuthCacheTTL = l.duration("AUTH_CACHE_TTL", 10*time.Second, 0, 10*time.Minute)
+	if c.AuthCacheTTL > 0 && c.AuthCacheTTL < time.Second {
+		l.fail("AUTH_CACHE_TTL", "%s is too short (at least 1s, or 0 to turn the cache off)", c.AuthCacheTTL)
 	}
 
 	c.EventsMaxStreams = l.integer("EVENTS_MAX_STREAMS", 5000, 1, 1_000_000)

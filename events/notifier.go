@@ -16,13 +16,17 @@ package events
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/thecombine/combine/health"
@@ -47,19 +51,40 @@ func Notify(ctx context.Context, tx *sql.Tx, dialect sqldb.Dialect, executionID 
 	return nil
 }
 
-// Notifier fans wake-ups out to the streams of this process. It is safe
-// for concurrent use; the zero value is not usable, call NewNotifier.
+// A Listener follows one more notification channel over the notifier's
+// LISTEN connection (one connection per process, whatever the number of
+// channels). Its methods are called from the listening goroutine, in
+// order, and must not block.
+type Listener interface {
+	// Notify delivers the payload of one notification on the channel.
+	Notify(payload string)
+	// Listening reports that the channel is followed from now on (up:
+	// every notification committed after this call will be delivered; any
+	// sent while it was down are lost), or no longer (err says why; nil
+	// when the notifier stops).
+	Listening(up bool, err error)
+}
+
+// Notifier fans wake-ups out to the streams of this process, and the
+// notifications of other channels to their Listeners. It is safe for
+// concurrent use; the zero value is not usable, call NewNotifier.
 type Notifier struct {
 	db     *sqldb.DB
 	logger *slog.Logger
 	// Retry is the delay before the LISTEN connection is re-established.
 	Retry time.Duration
+	// Heartbeat is how long the connection may stay silent before it is
+	// pinged: a connection that died without a word (a dropped network
+	// path) is noticed within Heartbeat plus PingTimeout instead of when
+	// TCP gives up, minutes later.
+	Heartbeat, PingTimeout time.Duration
 	// Poll is how often the poller re-reads the heads of the followed
 	// event logs; 0 means DefaultPoll, or ListeningPoll while LISTEN is up.
 	Poll time.Duration
 
 	mu        sync.Mutex
 	subs      map[string]map[chan struct{}]struct{}
+	listeners map[string]Listener
 	listening bool
 	lastErr   error
 
@@ -82,10 +107,13 @@ type Notifier struct {
 // on SQLite).
 func NewNotifier(db *sqldb.DB, logger *slog.Logger) *Notifier {
 	return &Notifier{
-		db:     db,
-		logger: logger,
-		Retry:  time.Second,
-		subs:   map[string]map[chan struct{}]struct{}{},
+		db:          db,
+		logger:      logger,
+		Retry:       time.Second,
+		Heartbeat:   5 * time.Second,
+		PingTimeout: 2 * time.Second,
+		subs:        map[string]map[chan struct{}]struct{}{},
+		listeners:   map[string]Listener{},
 		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "combine_event_notifications_total",
 			Help: "Notifications of appended execution events received from PostgreSQL by this process.",
@@ -103,6 +131,15 @@ func (n *Notifier) Collectors() []prometheus.Collector {
 		}, func() float64 { return float64(n.Subscribers()) }),
 		n.received,
 	}
+}
+
+// Listen adds channel, followed on the same LISTEN connection, and the
+// listener its notifications go to. Call it before Start. On SQLite
+// nothing is ever delivered and the listener is never told it is up.
+func (n *Notifier) Listen(channel string, l Listener) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.listeners[channel] = l
 }
 
 // Subscribe returns a channel that receives a value (coalesced: at most
@@ -375,8 +412,16 @@ func (n *Notifier) listen(ctx context.Context) {
 		n.listening = false
 		n.lastErr = err
 		n.mu.Unlock()
+		stopped := ctx.Err() != nil
+		for _, l := range n.channelListeners() {
+			if stopped {
+				l.Listening(false, nil)
+			} else {
+				l.Listening(false, err)
+			}
+		}
 		n.settle()
-		if ctx.Err() != nil {
+		if stopped {
 			return
 		}
 		n.logger.Warn("event notification listener disconnected; reconnecting", "error", err, "retry", n.Retry.String())
@@ -388,9 +433,20 @@ func (n *Notifier) listen(ctx context.Context) {
 	}
 }
 
+// channelListeners returns the listeners of the extra channels.
+func (n *Notifier) channelListeners() map[string]Listener {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return maps.Clone(n.listeners)
+}
+
+// ApplicationName names the LISTEN connection in pg_stat_activity.
+const ApplicationName = "combine-notifier"
+
 // listenOnce holds one LISTEN connection until it fails or ctx ends.
 func (n *Notifier) listenOnce(ctx context.Context) error {
 	cfg := n.db.Pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = ApplicationName
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	cancel()
@@ -398,23 +454,60 @@ func (n *Notifier) listenOnce(ctx context.Context) error {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
+	listeners := n.channelListeners()
+	stmt := "LISTEN " + pgx.Identifier{Channel}.Sanitize()
+	for _, ch := range slices.Sorted(maps.Keys(listeners)) {
+		stmt += "; LISTEN " + pgx.Identifier{ch}.Sanitize()
+	}
+	if _, err := conn.Exec(ctx, stmt); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	n.mu.Lock()
 	n.listening = true
 	n.lastErr = nil
 	n.mu.Unlock()
+	for _, l := range listeners {
+		l.Listening(true, nil)
+	}
 	n.settle()
 	n.wakeAll()
 	for {
-		note, err := conn.WaitForNotification(ctx)
+		note, err := n.wait(ctx, conn)
 		if err != nil {
 			return err
 		}
-		if note != nil {
+		if note == nil {
+			continue
+		}
+		if note.Channel == Channel {
 			n.received.Inc()
 			n.Wake(note.Payload)
+		} else if l := listeners[note.Channel]; l != nil {
+			l.Notify(note.Payload)
 		}
 	}
+}
+
+// wait returns the next notification, or nil after Heartbeat of silence
+// once a ping has shown that the connection is still alive.
+func (n *Notifier) wait(ctx context.Context, conn *pgx.Conn) (*pgconn.Notification, error) {
+	wctx, cancel := context.WithTimeout(ctx, n.Heartbeat)
+	note, err := conn.WaitForNotification(wctx)
+	cancel()
+	if note != nil {
+		// Delivered even with an error: the next wait reports a broken
+		// connection again.
+		return note, nil
+	}
+	if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return note, err
+	}
+	// A timed-out wait leaves pgx's connection usable; the ping proves
+	// the server still answers on it.
+	pctx, cancel := context.WithTimeout(ctx, n.PingTimeout)
+	defer cancel()
+	if err := conn.Ping(pctx); err != nil {
+		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil, nil
 }

@@ -154,7 +154,7 @@ func TestNotifierReconnects(t *testing.T) {
 
 	var killed int
 	if err := db.R.QueryRowContext(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND query LIKE 'LISTEN%'`).Scan(&killed); err != nil || killed != 1 {
+		WHERE datname = current_database() AND application_name = $1`, events.ApplicationName).Scan(&killed); err != nil || killed != 1 {
 		t.Fatalf("terminating the listener: %d terminated, %v", killed, err)
 	}
 	if !received(wake, 5*time.Second) {

@@ -2,11 +2,15 @@ package identity
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"math"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/thecombine/combine"
 )
@@ -15,8 +19,8 @@ func unauthorized(msg string) error { return combine.Errorf(combine.EUNAUTHORIZE
 
 // Authenticate implements combine.Authenticator: a bearer personal access
 // token (preferred when an Authorization header is present) or a session
-// cookie. Every request re-reads the credential and its owner's current
-// roles. Failures count against the client address; over the limit a
+// cookie. A credential verified lately is served from the cache (see
+// CredentialCache); otherwise it and its owner's current roles are read. Failures count against the client address; over the limit a
 // failure is answered ERATELIMITED instead of EUNAUTHORIZED. A valid
 // credential is never limited, so one client cannot lock out the others
 // behind the same address (a NAT or proxy).
@@ -64,14 +68,25 @@ func (s *Service) authenticateToken(ctx context.Context, bearer string) (*combin
 	if !ValidTokenFormat(bearer) {
 		return nil, unauthorized("the bearer token is not a valid personal access token")
 	}
-	hash := hashSecret(bearer)
+	key := sha256.Sum256([]byte(bearer))
+	now := s.now()
+	if e := s.cache.store.get(key, now); e != nil {
+		if !e.expiresAt.IsZero() && !now.Before(e.expiresAt) {
+			// Refused only on a fresh read, below.
+			s.cache.store.drop(key, e)
+		} else {
+			s.touchCached(ctx, e, now)
+			return e.context(), nil
+		}
+	}
+	gen, cacheable := s.cache.store.begin()
+	hash := hex.EncodeToString(key[:])
 	st, err := s.lookupToken(ctx, hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, unauthorized("the personal access token is not valid")
 	} else if err != nil {
 		return nil, err
 	}
-	now := s.now()
 	switch {
 	case subtle.ConstantTimeCompare([]byte(st.hash), []byte(hash)) != 1:
 		return nil, unauthorized("the personal access token is not valid")
@@ -82,18 +97,43 @@ func (s *Service) authenticateToken(ctx context.Context, bearer string) (*combin
 	case st.user.disabled:
 		return nil, unauthorized("the account is disabled")
 	}
-	if now.Sub(st.lastUsed) >= touchInterval {
+	used := st.lastUsed
+	if now.Sub(used) >= touchInterval {
 		if err := s.touchToken(ctx, st.id, now); err != nil {
 			s.logger.WarnContext(ctx, "record token use", "token_id", st.id, "error", err)
+		} else {
+			used = now
 		}
 	}
-	a := st.user.context(combine.AuthMethodPAT)
-	a.TokenID = st.id
+	e := newCachedCred(combine.AuthMethodPAT, st.id, st.user,
+		combine.PermissionsForRoles(st.user.roles).Intersect(st.scopes), st.expiresAt, used, now)
 	if len(st.scopes) > 0 {
-		a.Scopes = st.scopes
+		e.scopes = slices.Clip(st.scopes)
 	}
-	a.Permissions = combine.PermissionsForRoles(st.user.roles).Intersect(st.scopes)
-	return a, nil
+	if cacheable {
+		s.cache.store.put(key, e, gen)
+	}
+	return e.context(), nil
+}
+
+// touchCached records the use of a cached credential at most once per
+// touchInterval: of concurrent requests, the one that moves the
+// timestamp writes it; if the write fails, the next request tries again.
+func (s *Service) touchCached(ctx context.Context, e *cachedCred, now time.Time) {
+	used := e.used.Load()
+	if now.UnixMicro()-used < touchInterval.Microseconds() || !e.used.CompareAndSwap(used, now.UnixMicro()) {
+		return
+	}
+	var err error
+	if e.method == combine.AuthMethodPAT {
+		err = s.touchToken(ctx, e.id, now)
+	} else {
+		err = s.touchSession(ctx, e.id, now)
+	}
+	if err != nil {
+		e.used.CompareAndSwap(now.UnixMicro(), used)
+		s.logger.WarnContext(ctx, "record credential use", "method", e.method, "id", e.id, "error", err)
+	}
 }
 
 // validSessionFormat accepts exactly the shape newSecret produces.
@@ -110,14 +150,26 @@ func (s *Service) authenticateSession(ctx context.Context, cookie string) (*comb
 	if !validSessionFormat(cookie) {
 		return nil, unauthorized("the session cookie is not valid; sign in again")
 	}
-	hash := hashSecret(cookie)
+	key := sha256.Sum256([]byte(cookie))
+	now := s.now()
+	if e := s.cache.store.get(key, now); e != nil {
+		if !now.Before(e.expiresAt) || now.UnixMicro()-e.used.Load() >= s.opts.SessionIdle.Microseconds() {
+			// Refused only on a fresh read, below (another instance may
+			// have seen activity this one has not).
+			s.cache.store.drop(key, e)
+		} else {
+			s.touchCached(ctx, e, now)
+			return e.context(), nil
+		}
+	}
+	gen, cacheable := s.cache.store.begin()
+	hash := hex.EncodeToString(key[:])
 	st, err := s.lookupSession(ctx, hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, unauthorized("the session is not valid; sign in again")
 	} else if err != nil {
 		return nil, err
 	}
-	now := s.now()
 	switch {
 	case subtle.ConstantTimeCompare([]byte(st.hash), []byte(hash)) != 1:
 		return nil, unauthorized("the session is not valid; sign in again")
@@ -130,13 +182,17 @@ func (s *Service) authenticateSession(ctx context.Context, cookie string) (*comb
 	case st.user.disabled:
 		return nil, unauthorized("the account is disabled")
 	}
-	if now.Sub(st.lastSeen) >= touchInterval {
+	seen := st.lastSeen
+	if now.Sub(seen) >= touchInterval {
 		if err := s.touchSession(ctx, st.id, now); err != nil {
 			s.logger.WarnContext(ctx, "record session activity", "session_id", st.id, "error", err)
+		} else {
+			seen = now
 		}
 	}
-	a := st.user.context(combine.AuthMethodSession)
-	a.SessionID = st.id
-	a.Permissions = combine.PermissionsForRoles(st.user.roles)
-	return a, nil
+	e := newCachedCred(combine.AuthMethodSession, st.id, st.user, combine.PermissionsForRoles(st.user.roles), st.expiresAt, seen, now)
+	if cacheable {
+		s.cache.store.put(key, e, gen)
+	}
+	return e.context(), nil
 }

@@ -88,10 +88,6 @@ type authUser struct {
 	disabled                  bool
 }
 
-func (u *authUser) context(method string) *combine.AuthContext {
-	return &combine.AuthContext{UserID: u.id, Email: u.email, Name: u.name, Provider: u.provider, Roles: u.roles, Method: method}
-}
-
 // parseList decodes a stored JSON array of plain names (roles, scopes):
 // validated names never need escaping, so the common case skips JSON.
 func parseList(s string) ([]string, error) {

@@ -3,10 +3,12 @@
 // authenticator on the SQL database (SQLite or PostgreSQL).
 //
 // Every secret (session cookie, token, link) is 32+ random bytes shown once
-// and stored only as its SHA-256 hash; lookups are by that hash. Nothing
-// about authorization is cached between requests: each request reads the
-// credential and its owner's current roles, so revocation, expiry,
-// disabling and demotion act at once on every instance sharing the database.
+// and stored only as its SHA-256 hash; lookups are by that hash. Verified
+// credentials are cached in memory (CredentialCache) with synchronous
+// invalidation: revocation, logout, disabling and demotion evict on the
+// instance that makes them, are announced to the others in the same
+// transaction, and the cache is bypassed whenever that announcement
+// could be missed, so they act on the next request on every instance.
 package identity
 
 import (
@@ -41,6 +43,11 @@ type Options struct {
 	// DefaultActor names the actor of changes made without an
 	// authenticated caller: "cli" for the command line, "system" otherwise.
 	DefaultActor string
+	// CacheTTL bounds how long a verified credential is served from memory
+	// before it is read again (AUTH_CACHE_TTL); 0 turns the cache off.
+	CacheTTL time.Duration
+	// CacheEntries bounds the cache (DefaultCacheEntries when 0).
+	CacheEntries int
 	// AuditWindow is the aggregation window of repeated failures
 	// (DefaultAuditWindow when 0).
 	AuditWindow time.Duration
@@ -58,6 +65,7 @@ func OptionsFromConfig(cfg *config.Config) Options {
 		PATMaxExpiryDays:     cfg.PATMaxExpiryDays,
 		PublicURL:            cfg.PublicURL,
 		DefaultActor:         "system",
+		CacheTTL:             cfg.AuthCacheTTL,
 	}
 }
 
@@ -83,7 +91,7 @@ type Service struct {
 	limiter   *Limiter
 	lastAudit atomic.Uint64
 	stmts     stmts
-	watch     watchers
+	cache     *CredentialCache
 	agg       aggregator
 }
 
@@ -97,7 +105,7 @@ var (
 	_ combine.AuditService   = (*Service)(nil)
 	_ combine.Authenticator  = (*Service)(nil)
 
-	_ combine.CredentialWatcher = (*Service)(nil)
+	_ combine.AccessWatcher = (*Service)(nil)
 )
 
 // New returns the identity service on db.
@@ -119,11 +127,18 @@ func New(db *sqldb.DB, opts Options, logger *slog.Logger) *Service {
 	}
 	s := &Service{db: db, opts: opts, logger: logger, Now: time.Now, Rand: rand.Reader}
 	s.limiter = NewLimiter(DefaultLimit, func() time.Time { return s.Now() })
+	s.cache = newCredentialCache(db, opts.CacheTTL, opts.CacheEntries, logger)
 	return s
 }
 
 // Limiter returns the failed-authentication limiter (per instance).
 func (s *Service) Limiter() *Limiter { return s.limiter }
+
+// Cache returns the credential cache. It is bypassed until its
+// invalidation feed is connected: on PostgreSQL, pass it to the
+// process's events.Notifier (Listen(NotifyChannel, cache)); on SQLite,
+// Start it. See CredentialCache.
+func (s *Service) Cache() *CredentialCache { return s.cache }
 
 // now is the clock at the stored precision (microseconds).
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }

@@ -234,8 +234,8 @@ func (s *Service) CompleteSetup(ctx context.Context, secret, name, email string,
 	var u *combine.User
 	var sess *combine.Session
 	var cookie string
-	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := s.lockAdmins(ctx, tx); err != nil {
+	err = s.withAccessTx(ctx, func(tx *accessTx) error {
+		if err := s.lockAdmins(ctx, tx.Tx); err != nil {
 			return err
 		}
 		if n, err := countActiveAdmins(ctx, tx); err != nil {
@@ -243,14 +243,14 @@ func (s *Service) CompleteSetup(ctx context.Context, secret, name, email string,
 		} else if n > 0 {
 			return combine.Errorf(combine.ECONFLICT, "an admin already exists; ask an admin for a sign-in link")
 		}
-		l, err := s.consumeLink(ctx, tx, secret, combine.LinkPurposeSetup)
+		l, err := s.consumeLink(ctx, tx.Tx, secret, combine.LinkPurposeSetup)
 		if err != nil {
 			return err
 		}
 		u, err = findUser(ctx, tx, "u.issuer = 'local' AND u.provider_id = $1", in.Email)
 		switch combine.ErrorCode(err) {
 		case combine.ENOTFOUND:
-			if u, err = s.insertLocalUser(ctx, tx, in); err != nil {
+			if u, err = s.insertLocalUser(ctx, tx.Tx, in); err != nil {
 				return err
 			}
 		case "":
@@ -261,7 +261,7 @@ func (s *Service) CompleteSetup(ctx context.Context, secret, name, email string,
 		default:
 			return err
 		}
-		sess, cookie, err = s.linkSession(ctx, tx, u, l, req)
+		sess, cookie, err = s.linkSession(ctx, tx.Tx, u, l, req)
 		return err
 	})
 	if err != nil {

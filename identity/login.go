@@ -64,7 +64,7 @@ func (s *Service) LoginExternal(ctx context.Context, id combine.ExternalIdentity
 		sess   *combine.Session
 		secret string
 	)
-	err := s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withAccessTx(ctx, func(tx *accessTx) error {
 		var err error
 		u, err = s.resolveExternal(ctx, tx, id, email)
 		if err != nil {
@@ -73,7 +73,7 @@ func (s *Service) LoginExternal(ctx context.Context, id combine.ExternalIdentity
 		if u.Disabled {
 			return loginRefused(ReasonUserDisabled, "your account is disabled")
 		}
-		sess, secret, err = s.createSession(ctx, tx, u.ID, req)
+		sess, secret, err = s.createSession(ctx, tx.Tx, u.ID, req)
 		if err != nil {
 			return err
 		}
@@ -91,14 +91,14 @@ func (s *Service) LoginExternal(ctx context.Context, id combine.ExternalIdentity
 
 // resolveExternal finds or creates the user of id inside tx and
 // records the login on it (name, email, last_login_at, ADMIN_EMAILS).
-func (s *Service) resolveExternal(ctx context.Context, tx *sql.Tx, id combine.ExternalIdentity, email string) (*combine.User, error) {
+func (s *Service) resolveExternal(ctx context.Context, tx *accessTx, id combine.ExternalIdentity, email string) (*combine.User, error) {
 	now := s.now()
 	name := strings.TrimSpace(id.Name)
 	u, err := findUser(ctx, tx, "u.issuer = $1 AND u.provider_id = $2", id.Issuer, id.Subject)
 	switch combine.ErrorCode(err) {
 	case "":
 	case combine.ENOTFOUND:
-		u, err = s.createExternal(ctx, tx, id, email, name)
+		u, err = s.createExternal(ctx, tx.Tx, id, email, name)
 		if err != nil {
 			return nil, err
 		}
@@ -123,6 +123,10 @@ func (s *Service) resolveExternal(ctx context.Context, tx *sql.Tx, id combine.Ex
 	if _, err := tx.ExecContext(ctx, `UPDATE users SET email = $1, name = $2, roles = $3, last_login_at = $4, updated_at = $4 WHERE id = $5`,
 		email, name, rolesJSON(roles), sqldb.Time(now), u.ID); err != nil {
 		return nil, fmt.Errorf("record login: %w", err)
+	}
+	if email != u.Email || name != u.Name || !slices.Equal(roles, u.Roles) {
+		// What /me shows and what the user may do come from the cache.
+		tx.user(u.ID)
 	}
 	u.Email, u.Name, u.Roles, u.LastLoginAt = email, name, roles, now
 	return u, nil

@@ -74,7 +74,7 @@ func (s *Service) Logout(ctx context.Context, sessionID string) error {
 
 func (s *Service) endSession(ctx context.Context, userID, sessionID, action string) error {
 	var owner string
-	err := s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withAccessTx(ctx, func(tx *accessTx) error {
 		err := tx.QueryRowContext(ctx, `SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL`, sessionID).Scan(&owner)
 		if err == sql.ErrNoRows || (err == nil && userID != "" && owner != userID) {
 			return combine.Errorf(combine.ENOTFOUND, "session %s not found", sessionID)
@@ -84,6 +84,7 @@ func (s *Service) endSession(ctx context.Context, userID, sessionID, action stri
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2`, sqldb.Time(s.now()), sessionID); err != nil {
 			return fmt.Errorf("revoke session: %w", err)
 		}
+		tx.session(sessionID)
 		e := combine.AuditEntry{Action: action, Target: sessionID}
 		if combine.AuthFromContext(ctx) == nil {
 			e.ActorID = owner
@@ -91,27 +92,22 @@ func (s *Service) endSession(ctx context.Context, userID, sessionID, action stri
 		}
 		return s.insertAudit(ctx, tx, e)
 	})
-	if err == nil {
-		s.CredentialsChanged(owner)
-	}
 	return err
 }
 
 // RevokeAllSessions ends every live session of the user.
 func (s *Service) RevokeAllSessions(ctx context.Context, userID string) (int, error) {
 	var n int64
-	err := s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withAccessTx(ctx, func(tx *accessTx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL`,
 			sqldb.Time(s.now()), userID)
 		if err != nil {
 			return fmt.Errorf("revoke sessions: %w", err)
 		}
+		tx.user(userID)
 		n, _ = res.RowsAffected()
 		return s.insertAudit(ctx, tx, combine.AuditEntry{Action: combine.AuditSessionRevokeAll, Target: userID,
 			Details: map[string]any{"sessions": n}})
 	})
-	if err == nil {
-		s.CredentialsChanged(userID)
-	}
 	return int(n), err
 }

@@ -151,7 +151,7 @@ func (s *Service) ListTokens(ctx context.Context, userID string) ([]*combine.Per
 func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 	a := combine.AuthFromContext(ctx)
 	var owner string
-	err := s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withAccessTx(ctx, func(tx *accessTx) error {
 		err := tx.QueryRowContext(ctx, `SELECT user_id FROM tokens WHERE id = $1 AND revoked_at IS NULL`, tokenID).Scan(&owner)
 		if err == sql.ErrNoRows || (err == nil && a != nil && owner != a.UserID && !a.Can(combine.PermUserManage)) {
 			return combine.Errorf(combine.ENOTFOUND, "token %s not found", tokenID)
@@ -161,12 +161,10 @@ func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE id = $2`, sqldb.Time(s.now()), tokenID); err != nil {
 			return fmt.Errorf("revoke token: %w", err)
 		}
+		tx.token(tokenID)
 		return s.insertAudit(ctx, tx, combine.AuditEntry{Action: combine.AuditTokenRevoke, Target: tokenID,
 			Details: map[string]any{"owner": owner}})
 	})
-	if err == nil {
-		s.CredentialsChanged(owner)
-	}
 	return err
 }
 

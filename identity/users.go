@@ -207,14 +207,14 @@ func (s *Service) EnsureUser(ctx context.Context, in combine.UserCreate) (*combi
 	}
 	var u *combine.User
 	created := false
-	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	err = s.withAccessTx(ctx, func(tx *accessTx) error {
 		us, err := usersByEmail(ctx, tx, in.Email)
 		switch {
 		case err != nil:
 			return err
 		case len(us) == 0:
 			created = true
-			u, err = s.insertLocalUser(ctx, tx, in)
+			u, err = s.insertLocalUser(ctx, tx.Tx, in)
 			return err
 		case len(us) > 1:
 			return combine.Errorf(combine.ECONFLICT, "several users have email %s: %s; set roles by id with PATCH /api/v1/users/{id}", in.Email, userIDs(us))
@@ -225,14 +225,12 @@ func (s *Service) EnsureUser(ctx context.Context, in combine.UserCreate) (*combi
 				in.Name, sqldb.Time(s.now()), existing.ID); err != nil {
 				return fmt.Errorf("update user name: %w", err)
 			}
+			tx.user(existing.ID)
 		}
 		roles := in.Roles
 		u, err = s.updateUser(ctx, tx, existing.ID, combine.UserUpdate{Roles: &roles})
 		return err
 	})
-	if err == nil && !created {
-		s.CredentialsChanged(u.ID)
-	}
 	return u, created, err
 }
 
@@ -272,14 +270,11 @@ func (s *Service) UpdateUser(ctx context.Context, id string, upd combine.UserUpd
 		return nil, combine.Errorf(combine.EINVALID, "nothing to update: give roles and/or disabled")
 	}
 	var u *combine.User
-	err := s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withAccessTx(ctx, func(tx *accessTx) error {
 		var err error
 		u, err = s.updateUser(ctx, tx, id, upd)
 		return err
 	})
-	if err == nil {
-		s.CredentialsChanged(u.ID)
-	}
 	return u, err
 }
 
@@ -304,7 +299,7 @@ func countActiveAdmins(ctx context.Context, q queryer) (int, error) {
 	return n, nil
 }
 
-func (s *Service) updateUser(ctx context.Context, tx *sql.Tx, id string, upd combine.UserUpdate) (*combine.User, error) {
+func (s *Service) updateUser(ctx context.Context, tx *accessTx, id string, upd combine.UserUpdate) (*combine.User, error) {
 	var roles []string
 	if upd.Roles != nil {
 		var err error
@@ -317,7 +312,7 @@ func (s *Service) updateUser(ctx context.Context, tx *sql.Tx, id string, upd com
 			return nil, combine.Errorf(combine.EINVALID, "at least one role is required (disable the user instead)")
 		}
 	}
-	if err := s.lockAdmins(ctx, tx); err != nil {
+	if err := s.lockAdmins(ctx, tx.Tx); err != nil {
 		return nil, err
 	}
 	u, err := findUser(ctx, tx, "u.id = $1", id)
@@ -347,6 +342,9 @@ func (s *Service) updateUser(ctx context.Context, tx *sql.Tx, id string, upd com
 		rolesJSON(roles), disabled, sqldb.Time(now), id); err != nil {
 		return nil, fmt.Errorf("update user: %w", err)
 	}
+	if disabled != u.Disabled || !slices.Equal(roles, u.Roles) {
+		tx.user(id)
+	}
 	if !slices.Equal(roles, u.Roles) {
 		if err := s.insertAudit(ctx, tx, combine.AuditEntry{Action: combine.AuditUserRoles, Target: id,
 			Details: map[string]any{"from": u.Roles, "to": roles}}); err != nil {
@@ -357,7 +355,7 @@ func (s *Service) updateUser(ctx context.Context, tx *sql.Tx, id string, upd com
 		action := combine.AuditUserEnable
 		if disabled {
 			action = combine.AuditUserDisable
-			if err := revokeAllOf(ctx, tx, id, now); err != nil {
+			if err := revokeAllOf(ctx, tx.Tx, id, now); err != nil {
 				return nil, err
 			}
 		}

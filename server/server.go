@@ -48,7 +48,7 @@ type Server struct {
 	Authn combine.Authenticator
 	// Credentials, when set, wakes open streams when their caller's
 	// credentials may have changed (they also re-check periodically).
-	Credentials combine.CredentialWatcher
+	Credentials combine.AccessWatcher
 	Hooks       Hooks
 
 	// Identity, Login and Engine hold each feature area's services (see

@@ -19,7 +19,8 @@ import (
 //   - a write deadline per write (EVENTS_WRITE_TIMEOUT): a reader that
 //     stops reading ends its stream instead of holding it forever;
 //   - the credential that opened the stream is re-checked while it is
-//     open — at once when the CredentialWatcher says it may have changed,
+//     open — at once when the AccessWatcher says it may have changed (on
+//     this instance or another),
 //     and at the latest every EVENTS_REAUTH_INTERVAL — and a revoked,
 //     expired or disabled credential, or one that lost the route's
 //     permission, ends the stream.
@@ -108,13 +109,21 @@ func (s *Server) guardStream(r *http.Request) *streamGuard {
 	if g.every <= 0 {
 		g.every = 5 * time.Second
 	}
-	if a := combine.AuthFromContext(r.Context()); a != nil && s.Credentials != nil {
-		g.changed, g.cancel = s.Credentials.WatchCredentials(a.UserID)
-	}
+	g.watch(combine.AuthFromContext(r.Context()))
 	// The first re-check falls anywhere in the interval, so that streams
 	// opened together do not re-authenticate together.
 	g.recheck = time.NewTimer(time.Duration(rand.Int64N(int64(g.every))) + g.every/2)
 	return g
+}
+
+// watch follows the access of a (nil: nobody to follow) until the next
+// check, which renews it: a watch's channel is closed once.
+func (g *streamGuard) watch(a *combine.AuthContext) {
+	g.cancel()
+	g.changed, g.cancel = nil, func() {}
+	if a != nil && g.s.Credentials != nil {
+		g.changed, g.cancel = g.s.Credentials.WatchAccess(a)
+	}
 }
 
 // stop ends the watch.
@@ -143,5 +152,6 @@ func (g *streamGuard) check(ctx context.Context) error {
 	if g.route.Access.Kind == AccessPermission && !a.Can(g.route.Access.Permission) {
 		return combine.Forbidden(g.route.Access.Permission)
 	}
+	g.watch(a)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/config"
+	"github.com/thecombine/combine/events"
 	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/identity"
 	"github.com/thecombine/combine/sqldb"
@@ -33,6 +34,8 @@ type app struct {
 
 	// identity is the identity service, set by wireIdentity.
 	identity *identity.Service
+	// notifier is the process's LISTEN connection (see eventNotifier).
+	notifier *events.Notifier
 
 	// migrators run after the schema migrations (e.g. the job queue's own).
 	migrators  []func(ctx context.Context) error

@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/thecombine/combine/internal/logwriter"
 	"github.com/thecombine/combine/server"
 )
 
@@ -21,7 +22,11 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := newLogger(env.stderr, cfg)
+	// The access log writes a line per request: batch the lines into few
+	// system calls (flushed when serve returns).
+	logOut := logwriter.New(env.stderr)
+	defer logOut.Close()
+	logger := newLogger(logOut, cfg)
 	for _, w := range cfg.Warnings {
 		logger.Warn(w)
 	}

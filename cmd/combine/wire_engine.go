@@ -8,7 +8,6 @@ import (
 
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/engine"
-	"github.com/thecombine/combine/events"
 	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/llm"
 	"github.com/thecombine/combine/server"
@@ -29,9 +28,7 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 	}
 	srv.Engine.Workflows = reg
 
-	notifier := events.NewNotifier(a.db, a.logger)
-	notifier.Poll = a.cfg.EventsPoll
-	a.reg.MustRegister(notifier.Collectors()...)
+	notifier := a.eventNotifier()
 	rc := a.cfg.Runner
 	instanceID := runnerInstanceID(rc.InstanceID, a.cfg.Addr)
 	worker, err := a.llmWorker(ctx, reg, instanceID)
@@ -57,10 +54,8 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 	srv.Engine.EventWaker = notifier
 	srv.Engine.EventKeepalive, srv.Engine.EventPoll = a.cfg.EventsKeepalive, a.cfg.EventsPoll
 	a.addEngineMigrations()
-	// The notifier starts first and stops last, around the runner.
-	a.background = append(a.background, notifier, svc)
+	a.background = append(a.background, svc)
 	a.health.Register(health.Component{Name: "runner", Check: svc.Health})
-	a.health.Register(health.Component{Name: "event_notifier", Check: notifier.Check})
 	return nil
 }
 

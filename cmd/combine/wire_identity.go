@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/thecombine/combine/events"
+	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/identity"
 	"github.com/thecombine/combine/server"
 )
@@ -21,7 +23,30 @@ func (a *app) wireIdentity(ctx context.Context, srv *server.Server) error {
 	srv.Identity = server.IdentityDeps{
 		Login: svc, Users: svc, Sessions: svc, Tokens: svc, Links: svc, Audit: svc,
 	}
+	// The credential cache is fed by the shared LISTEN connection on
+	// PostgreSQL and follows the audit log on SQLite (Start); until its
+	// feed is up it is bypassed.
+	cache := svc.Cache()
+	a.eventNotifier().Listen(identity.NotifyChannel, cache)
+	a.background = append(a.background, cache)
+	a.reg.MustRegister(cache.Collectors()...)
+	a.health.Register(health.Component{Name: "cache", Check: cache.Check})
 	return nil
+}
+
+// eventNotifier returns the process's one LISTEN connection to
+// PostgreSQL (created on first use), shared by the execution event
+// streams and the credential cache. It starts before and stops after the
+// components that depend on it.
+func (a *app) eventNotifier() *events.Notifier {
+	if a.notifier == nil {
+		a.notifier = events.NewNotifier(a.db, a.logger)
+		a.notifier.Poll = a.cfg.EventsPoll
+		a.reg.MustRegister(a.notifier.Collectors()...)
+		a.background = append(a.background, a.notifier)
+		a.health.Register(health.Component{Name: "event_notifier", Check: a.notifier.Check})
+	}
+	return a.notifier
 }
 
 // afterMigrate runs start-up tasks that need the schema: while no active

@@ -162,10 +162,24 @@ func New(t testing.TB, o Options) *Server {
 	s.EngineSvc = svc
 	srv.Engine = server.EngineDeps{Workflows: wfs, Executions: svc, Documents: svc, Events: svc, Steps: svc,
 		Costs: &llm.Costs{DB: db}, EventWaker: s.Notifier, EventKeepalive: cfg.EventsKeepalive, EventPoll: cfg.EventsPoll}
+	// The credential cache is fed as in production: by the notifier's
+	// LISTEN connection on PostgreSQL, by the audit log on SQLite.
+	cache := s.IdentitySvc.Cache()
+	checker.Register(health.Component{Name: "cache", Check: cache.Check})
+	s.Notifier.Listen(identity.NotifyChannel, cache)
 	if err := s.Notifier.Start(ctx); err != nil {
 		t.Fatalf("servertest: notifier: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Notifier.Stop(context.Background()) })
+	if err := cache.Start(ctx); err != nil {
+		t.Fatalf("servertest: credential cache: %v", err)
+	}
+	t.Cleanup(func() { _ = cache.Stop(context.Background()) })
+	for deadline := time.Now().Add(10 * time.Second); !cache.Live(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("servertest: the credential cache's invalidation feed did not come up")
+		}
+	}
 	// The job queue's tables: starting an execution enqueues its job.
 	if err := engine.Migrate(ctx, db); err != nil {
 		t.Fatalf("servertest: engine migrations: %v", err)
