@@ -330,10 +330,13 @@ type StepAttempt struct {
 	Feedback json.RawMessage `json:"feedback,omitempty"`
 	// Prompts are the role and task prompt versions and SHA-256 hashes
 	// the attempt ran with.
-	Prompts    []PromptRef `json:"prompts"`
-	DocumentID string      `json:"document_id,omitempty"`
-	StartedAt  time.Time   `json:"started_at"`
-	FinishedAt *time.Time  `json:"finished_at,omitempty"`
+	Prompts []PromptRef `json:"prompts"`
+	// RequestHash is the SHA-256 of the whole request an LLM worker sent
+	// for the attempt's result (empty for people).
+	RequestHash string     `json:"request_hash,omitempty"`
+	DocumentID  string     `json:"document_id,omitempty"`
+	StartedAt   time.Time  `json:"started_at"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
 }
 
 // StepService exposes the record of an execution's steps.

@@ -47,7 +47,34 @@ type Task struct {
 	// IdempotencyKey is stable per (execution, step path, attempt): a
 	// worker that pays for calls uses it to never pay twice.
 	IdempotencyKey string `json:"idempotency_key"`
+	// Model is the model the workflow definition names for the step (""
+	// when it names none: the worker's default).
+	Model string `json:"model,omitempty"`
+	// BudgetUSD is the workflow's own cap on the execution's LLM cost (0:
+	// none of its own).
+	BudgetUSD float64 `json:"budget_usd,omitempty"`
 }
+
+// StepFailure is a worker error that fails the work item at once, with
+// Reason as the step's error, instead of being retried by the runner: a
+// budget that would be exceeded, a provider that kept failing beyond the
+// worker's own retries. A retry of the execution gives the step a new
+// attempt.
+type StepFailure struct {
+	Reason string
+	Err    error
+}
+
+// Error implements error.
+func (e *StepFailure) Error() string {
+	if e.Err != nil {
+		return e.Reason + ": " + e.Err.Error()
+	}
+	return e.Reason
+}
+
+// Unwrap returns the cause.
+func (e *StepFailure) Unwrap() error { return e.Err }
 
 // TaskInput is an input of a task: a document (the latest accepted
 // version produced in the execution) or, for an entity input, one item of
@@ -66,15 +93,22 @@ type TaskInput struct {
 	Content      json.RawMessage `json:"content"`
 }
 
-// WorkResult is a worker's answer: exactly one of Document, Questions or
-// AwaitPerson.
+// WorkResult is a worker's answer: exactly one of Document, Questions,
+// AwaitPerson or Problems.
 type WorkResult struct {
+	// Problems say why the worker's output could not be read as a document
+	// or a question set (an LLM's malformed answer): the engine records
+	// them as a failed QA check and asks again with them.
+	Problems []string    `json:"problems,omitempty"`
 	Document *Submission `json:"document,omitempty"`
 	// Questions is a clarification set (at most MaxQuestions).
 	Questions []Question `json:"questions,omitempty"`
 	// AwaitPerson hands the step to a person: the execution waits for a
 	// submission.
 	AwaitPerson bool `json:"await_person,omitempty"`
+	// RequestHash is the SHA-256 of the whole request that produced this
+	// result (LLM workers); it is stored on the attempt with the output.
+	RequestHash string `json:"request_hash,omitempty"`
 }
 
 // PersonWorker is the default worker when no LLM is configured: its work

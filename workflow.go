@@ -20,7 +20,68 @@ type Workflow struct {
 	Scopes        map[string]ScopeDef        `json:"scopes"`
 	DocumentTypes map[string]DocumentTypeDef `json:"document_types"`
 	EntityTypes   map[string]EntityTypeDef   `json:"entity_types,omitempty"`
-	Steps         []StepDef                  `json:"steps"`
+	// Worker is who does the steps that name none: WorkerPerson or
+	// WorkerLLM; empty means an LLM when a provider is configured, else a
+	// person.
+	Worker string `json:"worker,omitempty"`
+	// LLM configures the workflow's LLM steps (models, budget).
+	LLM   *WorkflowLLM `json:"llm,omitempty"`
+	Steps []StepDef    `json:"steps"`
+}
+
+// Step workers: who does a production step.
+const (
+	WorkerPerson = "person"
+	WorkerLLM    = "llm"
+)
+
+// WorkflowLLM is a workflow's LLM settings.
+type WorkflowLLM struct {
+	// Model is the workflow's default model (else LLM_MODEL).
+	Model string `json:"model,omitempty"`
+	// RoleModels picks a model per role, over Model.
+	RoleModels map[string]string `json:"role_models,omitempty"`
+	// BudgetUSD caps the LLM cost of one execution of the workflow (0: no
+	// cap of its own; LLM_BUDGET_USD_PER_EXECUTION still applies).
+	BudgetUSD float64 `json:"budget_usd,omitempty"`
+}
+
+// StepWorker returns who does production step s: the step's worker, else
+// the workflow's, else an LLM when one is configured (llmConfigured).
+func (w *Workflow) StepWorker(s *StepDef, llmConfigured bool) string {
+	switch {
+	case s.Worker != "":
+		return s.Worker
+	case w.Worker != "":
+		return w.Worker
+	case llmConfigured:
+		return WorkerLLM
+	}
+	return WorkerPerson
+}
+
+// StepModel returns the model the definition names for production step
+// s: the step's model, else its role's, else the workflow's; "" when the
+// definition names none.
+func (w *Workflow) StepModel(s *StepDef) string {
+	if s.Model != "" {
+		return s.Model
+	}
+	if w.LLM == nil {
+		return ""
+	}
+	if m := w.LLM.RoleModels[s.Role]; m != "" {
+		return m
+	}
+	return w.LLM.Model
+}
+
+// BudgetUSD is the workflow's own cap on one execution's LLM cost (0: none).
+func (w *Workflow) BudgetUSD() float64 {
+	if w.LLM == nil {
+		return 0
+	}
+	return w.LLM.BudgetUSD
 }
 
 // ScopeDef is a node of the scope tree (project → epic → story).
@@ -56,15 +117,20 @@ type EntityTypeDef struct {
 // StepDef is a production step (Produces set) or an iteration step
 // (IterateOver set, with nested Steps).
 type StepDef struct {
-	ID          string       `json:"step_id"`
-	Description string       `json:"description,omitempty"`
-	Role        string       `json:"role,omitempty"`
-	TaskPrompt  string       `json:"task_prompt,omitempty"`
-	Produces    string       `json:"produces,omitempty"`
-	Scope       string       `json:"scope"`
-	Inputs      []InputRef   `json:"inputs,omitempty"`
-	Iterate     *IterateOver `json:"iterate_over,omitempty"`
-	Steps       []StepDef    `json:"steps,omitempty"`
+	ID          string     `json:"step_id"`
+	Description string     `json:"description,omitempty"`
+	Role        string     `json:"role,omitempty"`
+	TaskPrompt  string     `json:"task_prompt,omitempty"`
+	Produces    string     `json:"produces,omitempty"`
+	Scope       string     `json:"scope"`
+	Inputs      []InputRef `json:"inputs,omitempty"`
+	// Worker is WorkerPerson or WorkerLLM (production steps; empty: the
+	// workflow's default).
+	Worker string `json:"worker,omitempty"`
+	// Model is the LLM model for this step (production steps).
+	Model   string       `json:"model,omitempty"`
+	Iterate *IterateOver `json:"iterate_over,omitempty"`
+	Steps   []StepDef    `json:"steps,omitempty"`
 }
 
 // IsIteration reports whether the step iterates over a collection.

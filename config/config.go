@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/llm"
 )
 
 // Environments.
@@ -63,6 +64,9 @@ type Config struct {
 	OpenAIAPIKey    string
 	OpenAIBaseURL   string
 	LLMModel        string
+	// LLM holds the LLM workers' settings (LLM_* variables beyond the
+	// provider, keys and model).
+	LLM LLM
 
 	// Runner configures the execution runner (RUNNER_* variables).
 	Runner Runner
@@ -98,6 +102,31 @@ type Config struct {
 
 	// Warnings are non-fatal remarks to log at start.
 	Warnings []string
+}
+
+// LLM configures the LLM workers.
+type LLM struct {
+	// AnthropicBaseURL replaces Anthropic's endpoint (a gateway, a test
+	// server); empty: the SDK's.
+	AnthropicBaseURL string
+	// PricesFile is LLM_PRICES_FILE: model prices added to or replacing
+	// the built-in table ("" for the built-in table alone).
+	PricesFile string
+	Prices     *llm.Prices
+	// Stream asks providers for streamed answers (live progress).
+	Stream bool
+	// MaxOutputTokens bounds each answer.
+	MaxOutputTokens int
+	// Concurrency bounds the calls in flight per instance.
+	Concurrency int
+	// MaxRetries bounds the retries of a failed call within one attempt.
+	MaxRetries int
+	// RetryMaxWait is the longest wait before a retry (Retry-After included).
+	RetryMaxWait time.Duration
+	// RequestTimeout bounds one call.
+	RequestTimeout time.Duration
+	// BudgetUSD caps one execution's LLM cost (0: no cap).
+	BudgetUSD float64
 }
 
 // Runner configures the durable execution runner.
@@ -324,17 +353,28 @@ func Load(src Source) (*Config, error) {
 			l.fail("OPENAI_API_KEY", "required when LLM_PROVIDER is openai (unless OPENAI_BASE_URL points at a local server)")
 		}
 	}
+	c.LLM = l.llmSettings(c)
 
+	// LLM calls take minutes, person and instant steps milliseconds: the
+	// runner's defaults follow.
+	stepTimeout, rescueAfter := 20*time.Second, 30*time.Second
+	if c.LLMProvider != "" {
+		stepTimeout, rescueAfter = 15*time.Minute, 20*time.Minute
+	}
 	c.Runner = Runner{
 		InstanceID:           l.str("RUNNER_INSTANCE_ID", ""),
 		Concurrency:          l.integer("RUNNER_CONCURRENCY", 10, 1, 1000),
-		StepTimeout:          l.duration("RUNNER_STEP_TIMEOUT", 20*time.Second, time.Second, 24*time.Hour),
-		RescueAfter:          l.duration("RUNNER_RESCUE_AFTER", 30*time.Second, 2*time.Second, 48*time.Hour),
+		StepTimeout:          l.duration("RUNNER_STEP_TIMEOUT", stepTimeout, time.Second, 24*time.Hour),
+		RescueAfter:          l.duration("RUNNER_RESCUE_AFTER", rescueAfter, 2*time.Second, 48*time.Hour),
 		PollInterval:         l.duration("RUNNER_POLL_INTERVAL", 20*time.Millisecond, 5*time.Millisecond, time.Minute),
 		IterationConcurrency: l.integer("ITERATION_CONCURRENCY", 4, 1, 64),
 	}
 	if c.Runner.RescueAfter <= c.Runner.StepTimeout {
 		l.fail("RUNNER_RESCUE_AFTER", "%s must be longer than RUNNER_STEP_TIMEOUT (%s), or running steps would be taken over", c.Runner.RescueAfter, c.Runner.StepTimeout)
+	}
+
+	if c.LLMProvider != "" && c.LLM.RequestTimeout >= c.Runner.StepTimeout {
+		l.fail("LLM_REQUEST_TIMEOUT", "%s must be shorter than RUNNER_STEP_TIMEOUT (%s), which bounds a whole step with its retries", c.LLM.RequestTimeout, c.Runner.StepTimeout)
 	}
 
 	c.EventsKeepalive = l.duration("EVENTS_KEEPALIVE", 15*time.Second, time.Second, 10*time.Minute)

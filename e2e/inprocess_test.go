@@ -18,6 +18,7 @@ import (
 	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/identity"
 	"github.com/thecombine/combine/internal/testdb"
+	"github.com/thecombine/combine/llm"
 	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/workflow"
 )
@@ -115,7 +116,7 @@ func startInProcess(t *testing.T, worker combine.Worker) *inProcess {
 	// Handler() refuses a server missing a dependency its routes call.
 	srv.Identity = server.IdentityDeps{Login: ids, Users: ids, Sessions: ids, Tokens: ids, Links: ids, Audit: ids}
 	srv.Engine = server.EngineDeps{
-		Workflows: wfs, Executions: svc, Documents: svc, Events: svc, Steps: svc,
+		Workflows: wfs, Executions: svc, Documents: svc, Events: svc, Steps: svc, Costs: &llm.Costs{DB: db},
 		EventWaker: n, EventPoll: 100 * time.Millisecond, EventKeepalive: time.Second,
 	}
 	h, err := srv.Handler()

@@ -97,9 +97,12 @@ func (e *procEnv) environ(more ...string) []string {
 // cli runs a short combine command and returns its stdout.
 func (e *procEnv) cli(args ...string) string {
 	e.t.Helper()
+	// Build first: the build (minutes on a loaded machine, with the LLM
+	// SDKs) must not eat the command's own time limit.
+	bin := combineBinary(e.t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, combineBinary(e.t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = e.environ()
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

@@ -50,7 +50,7 @@ func (s *Service) ListSteps(ctx context.Context, executionID string) ([]*combine
 
 func (s *Service) attachAttempts(ctx context.Context, executionID string, runs map[string]*combine.StepRun) error {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT step_run_id, attempt, idempotency_key, worker, status, feedback, problems,
-		prompts, inputs, document_id, started_at, finished_at FROM step_attempts WHERE execution_id = $1 ORDER BY step_run_id, attempt`, executionID)
+		prompts, inputs, document_id, output, started_at, finished_at FROM step_attempts WHERE execution_id = $1 ORDER BY step_run_id, attempt`, executionID)
 	if err != nil {
 		return fmt.Errorf("list attempts: %w", err)
 	}
@@ -58,10 +58,10 @@ func (s *Service) attachAttempts(ctx context.Context, executionID string, runs m
 	for rows.Next() {
 		var a combine.StepAttempt
 		var runID, fb, prompts, inputs string
-		var probs, doc sql.NullString
+		var probs, doc, output sql.NullString
 		var finished time.Time
 		if err := rows.Scan(&runID, &a.Attempt, &a.IdempotencyKey, &a.Worker, &a.Status, &fb, &probs, &prompts, &inputs, &doc,
-			sqldb.TimeDest{T: &a.StartedAt}, sqldb.TimeDest{T: &finished}); err != nil {
+			&output, sqldb.TimeDest{T: &a.StartedAt}, sqldb.TimeDest{T: &finished}); err != nil {
 			return fmt.Errorf("scan attempt: %w", err)
 		}
 		if fb != "{}" {
@@ -79,6 +79,13 @@ func (s *Service) attachAttempts(ctx context.Context, executionID string, runs m
 			return fmt.Errorf("decode inputs: %w", err)
 		}
 		a.DocumentID = doc.String
+		if output.Valid {
+			var res combine.WorkResult
+			if err := json.Unmarshal([]byte(output.String), &res); err != nil {
+				return fmt.Errorf("decode output: %w", err)
+			}
+			a.RequestHash = res.RequestHash
+		}
 		if !finished.IsZero() {
 			a.FinishedAt = &finished
 		}

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -122,15 +123,26 @@ func TestRetryContinuesItemsOpenAtTheFailure(t *testing.T) {
 	t.Parallel()
 	var s2Calls atomic.Int32
 	slow := make(chan struct{})
+	// S1 fails only once S2's call has begun: a job picked up after the
+	// failure is parked instead (a different case), which a loaded machine
+	// made happen when S1 did not wait.
+	s2Began := make(chan struct{})
+	var s2Once sync.Once
 	w := &funcWorker{fn: func(ctx context.Context, task *combine.Task) (*combine.WorkResult, error) {
 		content := `{"title": "ok", "epics": [{"id": "E1"}], "stories": [{"id": "S1"}, {"id": "S2"}]}`
 		switch task.Step.Path {
 		case "per_epic[E1]/per_story[S1]/notes":
 			if task.RetryComment == "" {
+				select {
+				case <-s2Began:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
 				content = `{"no": "title"}`
 			}
 		case "per_epic[E1]/per_story[S2]/notes":
 			s2Calls.Add(1)
+			s2Once.Do(func() { close(s2Began) })
 			select {
 			case <-slow:
 			case <-ctx.Done():

@@ -92,7 +92,7 @@ func (s *Service) buildTask(ctx context.Context, q querier, wf *combine.Workflow
 		DocumentType: def.Produces, Schema: schema, Inputs: []combine.TaskInput{},
 		Questions: a.Feedback.Questions, Answers: a.Feedback.Answers, Problems: a.Feedback.Problems,
 		ReviewerComment: a.Feedback.ReviewerComment, RetryComment: a.Feedback.RetryComment,
-		IdempotencyKey: a.Key, Prompts: *prompts,
+		IdempotencyKey: a.Key, Prompts: *prompts, Model: wf.StepModel(def), BudgetUSD: wf.BudgetUSD(),
 	}
 	if n := len(ref.Items); n > 0 {
 		if _, t.ContextItem, err = itemAt(ctx, q, wf, e, ref, n-1); err != nil {

@@ -112,11 +112,27 @@ func (s *Service) openRun(ctx context.Context, tx *Tx, wf *combine.Workflow, e *
 	return s.afterDocument(ctx, tx, wf, e, run, a, seed)
 }
 
-// isPerson reports whether steps are done by people: no worker is
-// configured, or the person worker is.
-func (s *Service) isPerson() bool {
+// personOnly reports whether no worker is configured (or the person
+// worker is): then people do every step.
+func (s *Service) personOnly() bool {
 	_, person := s.worker.(combine.PersonWorker)
 	return person
+}
+
+// isPerson reports whether production step def is done by a person: the
+// step's worker, else the workflow's, else an LLM when one is configured.
+// A step that asks for an LLM while none is configured waits for a person
+// too (the definition cannot be worked otherwise).
+func (s *Service) isPerson(wf *combine.Workflow, def *combine.StepDef) bool {
+	return s.personOnly() || wf.StepWorker(def, true) == combine.WorkerPerson
+}
+
+// workerName is who works an attempt of def: "person" or the worker's name.
+func (s *Service) workerName(wf *combine.Workflow, def *combine.StepDef) string {
+	if s.isPerson(wf, def) {
+		return combine.PersonWorker{}.Name()
+	}
+	return s.worker.Name()
 }
 
 // promptRefs returns the prompt versions and hashes a step runs with, so
@@ -160,7 +176,7 @@ func (s *Service) newAttempt(ctx context.Context, tx *Tx, wf *combine.Workflow, 
 	run.Ref.Attempt = run.Attempts
 	a := &attempt{
 		ID: newID("att"), StepRunID: run.ID, ExecutionID: e.ID, Path: run.Ref.Path, Number: run.Attempts,
-		Key: attemptKey(e.ID, run.Ref.Path, run.Attempts), Worker: s.worker.Name(), Status: attRunning, Feedback: fb,
+		Key: attemptKey(e.ID, run.Ref.Path, run.Attempts), Worker: s.workerName(wf, def), Status: attRunning, Feedback: fb,
 		Prompts: prompts,
 	}
 	inputs, err := resolveInputs(ctx, tx, wf, e, def, run.Ref)
@@ -175,7 +191,7 @@ func (s *Service) newAttempt(ctx context.Context, tx *Tx, wf *combine.Workflow, 
 		return err
 	}
 	a.Inputs = inputs
-	person := s.isPerson()
+	person := s.isPerson(wf, def)
 	if person {
 		a.Status = attWaitingInput
 	}

@@ -85,6 +85,15 @@ func (s *Service) runStep(ctx context.Context, args workArgs, lastTry bool) erro
 			if err == nil {
 				err = errors.New("worker returned no result")
 			}
+			var sf *combine.StepFailure
+			if errors.As(err, &sf) {
+				// The worker has retried what was worth retrying (or a
+				// budget forbids the call): fail the work item now, with
+				// the worker's reason; a retry of the execution resumes it.
+				s.logger.WarnContext(ctx, "worker failed the step", "execution_id", e.ID, "step_path", args.StepPath,
+					"attempt", args.Attempt, "reason", sf.Reason, "error", err)
+				return s.failStep(ctx, args, truncate(sf.Reason, 1000))
+			}
 			s.setErr(err)
 			s.logger.WarnContext(ctx, "worker call failed", "execution_id", e.ID, "step_path", args.StepPath,
 				"attempt", args.Attempt, "last_try", lastTry, "error", err)
@@ -179,6 +188,8 @@ func (s *Service) applyResult(ctx context.Context, tx *Tx, wf *combine.Workflow,
 		return s.appendEvent(ctx, tx, e, combine.EventInputNeeded, map[string]any{
 			"step_path": ref.Path, "document_type": def.Produces, "scope_id": ref.ScopeID, "attempt": a.Number,
 		})
+	case len(out.Problems) > 0:
+		return s.refuse(ctx, tx, wf, e, run, a, from, "", out.Problems)
 	case len(out.Questions) > 0:
 		if probs := s.questionProblems(out.Questions); len(probs) > 0 {
 			return s.refuse(ctx, tx, wf, e, run, a, from, "", probs)
@@ -330,6 +341,8 @@ func outcomeOf(res *combine.WorkResult, err error, cancelled bool) string {
 		return "error"
 	case res.AwaitPerson:
 		return "person"
+	case len(res.Problems) > 0:
+		return "malformed"
 	case len(res.Questions) > 0:
 		return "questions"
 	}

@@ -67,6 +67,9 @@ var hostileQueries = []string{
 	"?limit=-1", "?limit=99999999999999999999", "?offset=%00", "?status=%ff", "?project_id=%27%20OR%201%3D1--",
 	"?workflow_id=a&workflow_id=b", "?email=%00", "?since=9999-99-99", "?before=%ff", "?after=-5", "?latest=maybe",
 	"?actor=" + strings.Repeat("a", 3000), "?%zz=1",
+	// The telemetry summary's filters.
+	"?model=%00", "?provider=%ff", "?workflow_id=a%c3%28b", "?model=" + strings.Repeat("é", 300), "?until=%00",
+	"?since=2026-02-01&until=2026-01-01", "?until=2026-13-01T00:00:00Z",
 }
 
 func TestHostileInputCorpus(t *testing.T) {

@@ -35,6 +35,11 @@ type EngineDeps struct {
 	Documents  combine.DocumentService
 	Events     combine.EventService
 	Steps      combine.StepService
+	// Costs reads the LLM cost ledger (present whether or not an LLM
+	// provider is configured); Progress feeds live progress of LLM calls
+	// to event streams (nil: no LLM worker, no progress).
+	Costs    combine.CostService
+	Progress combine.ProgressSource
 
 	// EventWaker wakes event streams early (nil: they only poll).
 	EventWaker EventWaker
@@ -47,7 +52,8 @@ type EngineDeps struct {
 
 // checkDeps refuses to build a handler for a server that lacks a
 // dependency its routes call: better a start-up error than a route that
-// answers 500 at request time. Only the login providers are optional.
+// answers 500 at request time. Only the login providers and the LLM
+// progress feed are optional.
 func (s *Server) checkDeps() error {
 	var missing []string
 	need := func(ok bool, name string) {
@@ -70,6 +76,7 @@ func (s *Server) checkDeps() error {
 	need(e.Documents != nil, "Engine.Documents")
 	need(e.Events != nil, "Engine.Events")
 	need(e.Steps != nil, "Engine.Steps")
+	need(e.Costs != nil, "Engine.Costs")
 	if len(missing) > 0 {
 		return errors.New("server: missing dependencies: " + joinComma(missing))
 	}

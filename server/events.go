@@ -90,6 +90,14 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 		defer cancel()
 		wake = ch
 	}
+	// Live progress of LLM calls in flight: sent between the logged
+	// events, without an id (it is not part of the durable log).
+	var progress <-chan combine.Progress
+	if s.Engine.Progress != nil {
+		ch, cancel := s.Engine.Progress.SubscribeProgress(id)
+		defer cancel()
+		progress = ch
+	}
 	batch, err := s.Engine.Events.ListEvents(ctx, id, after, eventBatch)
 	if err != nil {
 		return err
@@ -162,6 +170,12 @@ func (s *Server) handleExecutionEvents(w http.ResponseWriter, r *http.Request) e
 					break wait
 				case <-poll.C:
 					break wait
+				case p := <-progress:
+					st.progress(p)
+					st.flush()
+					if st.err != nil {
+						return ended("slow_reader")
+					}
 				case <-guard.changed:
 					if err := guard.check(ctx); err != nil {
 						st.fail(err)
@@ -267,6 +281,17 @@ func (st *sseStream) event(ev *combine.Event) {
 		return
 	}
 	st.printf("id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, b)
+}
+
+// progress writes a live progress report: an event without an id, so a
+// reconnecting client resumes from the last logged event.
+func (st *sseStream) progress(p combine.Progress) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		st.err = err
+		return
+	}
+	st.printf("event: %s\ndata: %s\n\n", combine.EventLLMProgress, b)
 }
 
 // fail ends the stream with an event naming why: stream_error, whose data

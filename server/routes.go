@@ -89,6 +89,10 @@ func (s *Server) Routes() []Route {
 		{Pattern: "POST /api/v1/executions/{id}/acceptance", Access: RequirePermission(write), Handler: s.handleDecideAcceptance},
 		{Pattern: "POST /api/v1/executions/{id}/retry", Access: RequirePermission(write), Handler: s.handleRetryExecution},
 		{Pattern: "POST /api/v1/executions/{id}/cancel", Access: RequirePermission(combine.PermExecutionCancel), Handler: s.handleCancelExecution},
+		// LLM costs: an execution's calls, and the ledger rolled up per
+		// workflow, model and day.
+		{Pattern: "GET /api/v1/executions/{id}/costs", Access: RequirePermission(read), Handler: s.handleExecutionCosts},
+		{Pattern: "GET /api/v1/telemetry/summary", Access: RequirePermission(read), Handler: s.handleTelemetrySummary},
 		{Pattern: "GET /api/v1/documents", Access: RequirePermission(read), Handler: s.handleListDocuments},
 		{Pattern: "GET /api/v1/documents/{id}", Access: RequirePermission(read), Handler: s.handleGetDocument},
 		{Pattern: "GET /api/v1/documents/{id}/versions", Access: RequirePermission(read), Handler: s.handleDocumentVersions},

@@ -94,21 +94,33 @@ func (db *DB) SchemaVersion(ctx context.Context) (current, latest int64, err err
 
 // LatestVersion is the version of the newest embedded migration (SQL or Go).
 func LatestVersion() (int64, error) {
-	entries, err := fs.ReadDir(migrations, "migrations")
+	vs, err := Versions()
 	if err != nil {
-		return 0, fmt.Errorf("list migrations: %w", err)
+		return 0, err
 	}
 	var latest int64
+	for _, v := range vs {
+		latest = max(latest, v)
+	}
+	return latest, nil
+}
+
+// Versions lists the version of every embedded migration (SQL or Go).
+// Numbers may have gaps: branches reserve numbers for migrations that
+// land later.
+func Versions() ([]int64, error) {
+	entries, err := fs.ReadDir(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	var out []int64
 	for _, e := range entries {
 		num, _, _ := strings.Cut(e.Name(), "_")
 		v, err := strconv.ParseInt(num, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("migration %s: name must start with its number", e.Name())
+			return nil, fmt.Errorf("migration %s: name must start with its number", e.Name())
 		}
-		latest = max(latest, v)
+		out = append(out, v)
 	}
-	for _, v := range goMigrationVersions {
-		latest = max(latest, v)
-	}
-	return latest, nil
+	return append(out, goMigrationVersions...), nil
 }

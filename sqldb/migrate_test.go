@@ -31,8 +31,12 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		t.Fatalf("SchemaVersion = %d/%d, %v", cur, lat, err)
 	}
 	var n int
-	if err := db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM goose_db_version WHERE version_id > 0").Scan(&n); err != nil || int64(n) != latest {
-		t.Errorf("%d applied rows (%v), want one per migration (%d)", n, err, latest)
+	versions, err := sqldb.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.R.QueryRowContext(ctx, "SELECT COUNT(*) FROM goose_db_version WHERE version_id > 0").Scan(&n); err != nil || n != len(versions) {
+		t.Errorf("%d applied rows (%v), want one per migration (%d)", n, err, len(versions))
 	}
 }
 

@@ -277,6 +277,15 @@ func (ui *UI) executionView(r *http.Request, e *combine.Execution, evs []*combin
 		if err != nil {
 			return nil, err
 		}
+		labels := map[string]string{}
+		for _, st := range v.Steps {
+			labels[st.Path] = st.Label
+		}
+		for i, row := range rows {
+			if l, ok := labels[row.StepPath]; ok && row.StepPath != "" {
+				rows[i].Label = l
+			}
+		}
 		v.Costs, v.HasCosts = rows, true
 	}
 	return v, nil

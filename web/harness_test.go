@@ -25,8 +25,10 @@ import (
 	"github.com/thecombine/combine/internal/oidctest"
 	"github.com/thecombine/combine/internal/testdb"
 	"github.com/thecombine/combine/internal/testlog"
+	"github.com/thecombine/combine/llm"
 	"github.com/thecombine/combine/login"
 	"github.com/thecombine/combine/server"
+	"github.com/thecombine/combine/sqldb"
 	"github.com/thecombine/combine/web"
 	"github.com/thecombine/combine/workflow"
 )
@@ -73,6 +75,9 @@ type world struct {
 	notifier *events.Notifier
 	// routes is the server's whole route table.
 	routes []server.Route
+	// db is the server's database (the LLM cost ledger is written there
+	// directly: no LLM worker runs here).
+	db *sqldb.DB
 }
 
 func newWorld(t *testing.T) *world {
@@ -131,8 +136,8 @@ func newWorld(t *testing.T) *world {
 	srv.Identity = server.IdentityDeps{Login: ids, Users: ids, Sessions: ids, Tokens: ids, Links: ids, Audit: ids}
 	srv.Login = server.LoginDeps{Service: login.New(ctx, cfg, ids, login.Options{Logger: logger, Registerer: reg})}
 	srv.Engine = server.EngineDeps{Workflows: wfs, Executions: eng, Documents: eng, Events: eng, Steps: eng,
-		EventWaker: n, EventPoll: 100 * time.Millisecond, EventKeepalive: time.Second}
-	if _, err := web.Mount(srv, web.Options{}); err != nil {
+		Costs: &llm.Costs{DB: db}, EventWaker: n, EventPoll: 100 * time.Millisecond, EventKeepalive: time.Second}
+	if _, err := web.Mount(srv, web.Options{Costs: web.LedgerCosts(srv.Engine.Costs)}); err != nil {
 		t.Fatal(err)
 	}
 	h, err := srv.Handler()
@@ -142,7 +147,7 @@ func newWorld(t *testing.T) *world {
 	ts.Config.Handler = h
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &world{t: t, base: base, idp: idp, ids: ids, eng: eng, users: users, logs: logs, notifier: n, routes: srv.Routes()}
+	return &world{t: t, base: base, idp: idp, ids: ids, eng: eng, users: users, logs: logs, notifier: n, routes: srv.Routes(), db: db}
 }
 
 // grant gives a person who signed in (a new user, with the default

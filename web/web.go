@@ -21,25 +21,6 @@ import (
 	"github.com/thecombine/combine/server"
 )
 
-// CostSource is the extension point for LLM costs per execution: when
-// set, the execution page shows what its steps cost. The cost API does
-// not exist yet on this branch's base; the LLM stations will provide it.
-type CostSource interface {
-	// ExecutionCosts returns the rows to show for one execution (nil
-	// when nothing was spent).
-	ExecutionCosts(r *http.Request, executionID string) ([]CostRow, error)
-}
-
-// CostRow is one line of an execution's cost table.
-type CostRow struct {
-	Label        string
-	InputTokens  int64
-	OutputTokens int64
-	CachedTokens int64
-	// Cost is formatted by the source (currency and precision are its own).
-	Cost string
-}
-
 // Options configure the UI.
 type Options struct {
 	// Costs shows costs per execution when set (see CostSource).

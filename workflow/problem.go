@@ -48,6 +48,8 @@ const (
 	CodeInvalidAcceptedBy  = "invalid_accepted_by"
 	CodeMissingRolePrompt  = "missing_role_prompt"
 	CodeMissingTaskPrompt  = "missing_task_prompt"
+	// CodeUnknownRole is a model chosen for a role no step plays.
+	CodeUnknownRole = "unknown_role"
 
 	// Load errors (not about one definition's content).
 	CodeDuplicateWorkflow = "duplicate_workflow_id"

@@ -60,6 +60,7 @@ func parseDefinition(raw []byte, meta *schema, res resources) (*combine.Workflow
 	c.checkEntityTypes()
 	c.checkOwnershipCycles()
 	c.checkSteps()
+	c.checkLLM()
 	if len(c.ps.list) > 0 {
 		return nil, c.ps.list
 	}

@@ -132,6 +132,7 @@ func (c *checker) checkIteration(s *combine.StepDef, p string, ctx stepCtx) {
 		set  bool
 	}{
 		{"role", s.Role != ""}, {"task_prompt", s.TaskPrompt != ""}, {"produces", s.Produces != ""}, {"inputs", s.Inputs != nil},
+		{"worker", s.Worker != ""}, {"model", s.Model != ""},
 	} {
 		if f.set {
 			c.ps.add(CodeInvalidStep, p+"."+f.name, "an iteration step takes no %q: its nested steps do the work", f.name)
@@ -182,4 +183,37 @@ func nonEmpty(s string) []string {
 		return nil
 	}
 	return []string{s}
+}
+
+// checkLLM checks the workflow's LLM settings: a model per role names a
+// role that some production step plays (a typo would silently fall back
+// to the default model).
+func (c *checker) checkLLM() {
+	if c.wf.LLM == nil {
+		return
+	}
+	roles := map[string]bool{}
+	var walk func(steps []combine.StepDef)
+	walk = func(steps []combine.StepDef) {
+		for _, s := range steps {
+			roles[s.Role] = s.Role != "" || roles[s.Role]
+			walk(s.Steps)
+		}
+	}
+	walk(c.wf.Steps)
+	for _, r := range sortedKeys(c.wf.LLM.RoleModels) {
+		if !roles[r] {
+			c.ps.add(CodeUnknownRole, field("$.llm.role_models", r), "no step plays role %q (roles: %s)", r, describeList(sortedKeys(trueKeys(roles))))
+		}
+	}
+}
+
+func trueKeys(m map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for k, v := range m {
+		if v {
+			out[k] = true
+		}
+	}
+	return out
 }

@@ -171,6 +171,16 @@ func TestValidatorRefusesEachErrorClass(t *testing.T) {
 		}},
 		{"iteration step with a role", CodeInvalidStep, "$.steps[2].role", "", func(d map[string]any) { obj(d, "steps", 2)["role"] = "developer" }},
 		{"production step with nested steps", CodeInvalidStep, "$.steps[0].steps", "", func(d map[string]any) { obj(d, "steps", 0)["steps"] = epicSteps(d) }},
+		{"iteration step with a worker", CodeInvalidStep, "$.steps[2].worker", "", func(d map[string]any) { obj(d, "steps", 2)["worker"] = "llm" }},
+		{"iteration step with a model", CodeInvalidStep, "$.steps[2].model", "", func(d map[string]any) { obj(d, "steps", 2)["model"] = "m" }},
+		{"step worker neither person nor llm", CodeInvalidValue, "$.steps[0].worker", "", func(d map[string]any) { obj(d, "steps", 0)["worker"] = "robot" }},
+		{"workflow worker neither person nor llm", CodeInvalidValue, "$.worker", "", func(d map[string]any) { d["worker"] = "anyone" }},
+		{"empty step model", CodeInvalidValue, "$.steps[0].model", "", func(d map[string]any) { obj(d, "steps", 0)["model"] = "" }},
+		{"zero budget", CodeInvalidValue, "$.llm.budget_usd", "", func(d map[string]any) { d["llm"] = map[string]any{"budget_usd": 0} }},
+		{"unknown llm setting", CodeUnknownField, "$.llm.temperature", "", func(d map[string]any) { d["llm"] = map[string]any{"temperature": 0.2} }},
+		{"model for a role no step plays", CodeUnknownRole, "$.llm.role_models.qa", "", func(d map[string]any) {
+			d["llm"] = map[string]any{"role_models": map[string]any{"developer": "m1", "qa": "m2"}}
+		}},
 		{"input names doc and entity", CodeInvalidInput, "$.steps[1].inputs[0]", "", func(d map[string]any) { obj(d, "steps", 1, "inputs", 0)["entity_type"] = "epic" }},
 		{"reads a descendant scope", CodeInputScope, "$.steps[1].inputs[0].scope", "", func(d map[string]any) {
 			obj(d, "steps", 1, "inputs", 0)["doc_type"] = "epic_doc"

@@ -6,8 +6,10 @@ import (
 	"net"
 	"os"
 
+	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/engine"
 	"github.com/thecombine/combine/health"
+	"github.com/thecombine/combine/llm"
 	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/workflow"
 )
@@ -28,9 +30,19 @@ func (a *app) wireEngine(ctx context.Context, srv *server.Server) error {
 
 	notifier := a.eventNotifier()
 	rc := a.cfg.Runner
+	instanceID := runnerInstanceID(rc.InstanceID, a.cfg.Addr)
+	worker, err := a.llmWorker(ctx, reg, instanceID)
+	if err != nil {
+		return err
+	}
+	srv.Engine.Costs = &llm.Costs{DB: a.db}
+	var engineWorker combine.Worker
+	if worker != nil {
+		engineWorker, srv.Engine.Progress = worker, worker
+	}
 	svc, err := engine.New(engine.Config{
-		DB: a.db, Workflows: reg, Logger: a.logger,
-		InstanceID:  runnerInstanceID(rc.InstanceID, a.cfg.Addr),
+		DB: a.db, Workflows: reg, Logger: a.logger, Worker: engineWorker,
+		InstanceID:  instanceID,
 		Concurrency: rc.Concurrency, StepTimeout: rc.StepTimeout, RescueAfter: rc.RescueAfter, PollInterval: rc.PollInterval,
 		IterationConcurrency: rc.IterationConcurrency, Audit: srv.Identity.Audit,
 		OnEvent: notifier.Wake, Subscribe: notifier.Subscribe, Registerer: a.reg,
@@ -69,4 +81,38 @@ func runnerInstanceID(configured, addr string) string {
 // tables), applied after the schema by serve and by combine migrate.
 func (a *app) addEngineMigrations() {
 	a.migrators = append(a.migrators, func(ctx context.Context) error { return engine.Migrate(ctx, a.db) })
+}
+
+// llmWorker builds the LLM worker of LLM_PROVIDER (nil when none is
+// configured: people do every step).
+func (a *app) llmWorker(ctx context.Context, reg *workflow.Registry, instanceID string) (*llm.Worker, error) {
+	c := a.cfg
+	var key, base string
+	switch c.LLMProvider {
+	case "":
+		return nil, nil
+	case llm.ProviderAnthropic:
+		key, base = c.AnthropicAPIKey, c.LLM.AnthropicBaseURL
+	case llm.ProviderOpenAI:
+		key, base = c.OpenAIAPIKey, c.OpenAIBaseURL
+	}
+	w, err := llm.New(llm.Config{
+		DB: a.db, Provider: c.LLMProvider, Model: c.LLMModel, APIKey: key, BaseURL: base, Prices: c.LLM.Prices,
+		Stream: c.LLM.Stream, MaxOutputTokens: int64(c.LLM.MaxOutputTokens), Concurrency: c.LLM.Concurrency,
+		MaxRetries: c.LLM.MaxRetries, RetryMaxWait: c.LLM.RetryMaxWait, RequestTimeout: c.LLM.RequestTimeout,
+		BudgetUSD: c.LLM.BudgetUSD, ClarificationSchema: reg.ClarificationSchema(), InstanceID: instanceID,
+		DocumentNames: func(workflowID, docType string) string {
+			if wf, err := reg.FindWorkflow(context.WithoutCancel(ctx), workflowID); err == nil && wf.DocumentTypes[docType].Name != "" {
+				return wf.DocumentTypes[docType].Name
+			}
+			return docType
+		},
+		Logger: a.logger.With("component", "llm"), Registerer: a.reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.logger.Info("LLM worker configured", "provider", c.LLMProvider, "model", w.Model(), "stream", c.LLM.Stream,
+		"concurrency", c.LLM.Concurrency, "budget_usd_per_execution", c.LLM.BudgetUSD)
+	return w, nil
 }

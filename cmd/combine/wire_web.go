@@ -6,9 +6,9 @@ import (
 )
 
 // wireWeb mounts the browser interface on the services already wired
-// (identity and engine), so it must come after them. Costs per execution
-// appear once a cost source exists (web.Options.Costs).
+// (identity and engine, the cost ledger included), so it must come after
+// them. The execution page shows the LLM costs from the ledger.
 func (a *app) wireWeb(srv *server.Server) error {
-	_, err := web.Mount(srv, web.Options{})
+	_, err := web.Mount(srv, web.Options{Costs: web.LedgerCosts(srv.Engine.Costs)})
 	return err
 }

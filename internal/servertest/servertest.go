@@ -26,6 +26,7 @@ import (
 	"github.com/thecombine/combine/identity"
 	"github.com/thecombine/combine/internal/testdb"
 	"github.com/thecombine/combine/internal/testlog"
+	"github.com/thecombine/combine/llm"
 	"github.com/thecombine/combine/login"
 	"github.com/thecombine/combine/server"
 	"github.com/thecombine/combine/sqldb"
@@ -160,7 +161,7 @@ func New(t testing.TB, o Options) *Server {
 	}
 	s.EngineSvc = svc
 	srv.Engine = server.EngineDeps{Workflows: wfs, Executions: svc, Documents: svc, Events: svc, Steps: svc,
-		EventWaker: s.Notifier, EventKeepalive: cfg.EventsKeepalive, EventPoll: cfg.EventsPoll}
+		Costs: &llm.Costs{DB: db}, EventWaker: s.Notifier, EventKeepalive: cfg.EventsKeepalive, EventPoll: cfg.EventsPoll}
 	// The credential cache is fed as in production: by the notifier's
 	// LISTEN connection on PostgreSQL, by the audit log on SQLite.
 	cache := s.IdentitySvc.Cache()
