@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/engine/enginetest"
 )
 
 // TestCancelFromEveryWaitingState cancels an execution waiting for input,
@@ -15,7 +16,7 @@ import (
 // execution_cancelled, and every later action is a 409.
 func TestCancelFromEveryWaitingState(t *testing.T) {
 	t.Parallel()
-	p := startInProcess(t, askingPerson{step: "epic_backlog"})
+	p := startInProcess(t, enginetest.AskingPerson{Step: "epic_backlog"})
 	op, pm, admin := p.as(t, "operator"), p.as(t, "pm"), p.as(t, "admin")
 
 	// reach drives a new execution to the waiting state and returns it.

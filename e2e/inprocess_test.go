@@ -38,22 +38,6 @@ var callers = map[string][]string{
 	"viewer":    {combine.RoleViewer},
 }
 
-// askingPerson is the person worker, except that the first attempt of one
-// step asks the clarification questions a careful writer would.
-type askingPerson struct{ step string }
-
-func (askingPerson) Name() string { return "person" }
-
-func (w askingPerson) Work(ctx context.Context, task *combine.Task) (*combine.WorkResult, error) {
-	if task.Step.StepID == w.step && task.Step.Attempt == 1 {
-		return &combine.WorkResult{Questions: []combine.Question{
-			{ID: "q1", Text: "Which markets come first?", WhyItMatters: "It orders the epics.", Priority: "must", Blocking: true},
-			{ID: "q2", Text: "Is mobile in scope?", WhyItMatters: "It may add an epic.", Priority: "could", Blocking: false},
-		}}, nil
-	}
-	return &combine.WorkResult{AwaitPerson: true}, nil
-}
-
 // inProcess is one engine instance behind an httptest server.
 type inProcess struct {
 	ts     *httptest.Server

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/thecombine/combine"
+	"github.com/thecombine/combine/engine/enginetest"
 )
 
 // TestSoftwareProductDevelopmentByPeople runs the whole built-in workflow
@@ -18,7 +19,7 @@ import (
 // expected latest documents — while a viewer follows the run over SSE.
 func TestSoftwareProductDevelopmentByPeople(t *testing.T) {
 	t.Parallel()
-	p := startInProcess(t, askingPerson{step: "epic_backlog"})
+	p := startInProcess(t, enginetest.AskingPerson{Step: "epic_backlog"})
 	op, pm, architect, ba, viewer := p.as(t, "operator"), p.as(t, "pm"), p.as(t, "architect"), p.as(t, "ba"), p.as(t, "viewer")
 	const project = "acme"
 

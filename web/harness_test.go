@@ -19,6 +19,7 @@ import (
 	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/config"
 	"github.com/thecombine/combine/engine"
+	"github.com/thecombine/combine/engine/enginetest"
 	"github.com/thecombine/combine/events"
 	"github.com/thecombine/combine/health"
 	"github.com/thecombine/combine/identity"
@@ -41,23 +42,6 @@ var people = map[string]struct {
 	"alice":  {oidctest.User{Subject: "alice-sub", Email: "alice@example.com", EmailVerified: true, Name: "Alice Admin"}, []string{combine.RoleAdmin, "pm", "architect"}},
 	"bob":    {oidctest.User{Subject: "bob-sub", Email: "bob@example.com", EmailVerified: true, Name: "Bob Operator"}, []string{combine.RoleOperator, "ba"}},
 	"victor": {oidctest.User{Subject: "victor-sub", Email: "victor@example.com", EmailVerified: true, Name: "Victor Viewer"}, []string{combine.RoleViewer}},
-}
-
-// askingWorker is the person worker, except that the first attempt of
-// one step asks clarification questions — what an LLM worker does, which
-// cannot run here.
-type askingWorker struct{ step string }
-
-func (askingWorker) Name() string { return "person" }
-
-func (w askingWorker) Work(ctx context.Context, task *combine.Task) (*combine.WorkResult, error) {
-	if task.Step.StepID == w.step && task.Step.Attempt == 1 {
-		return &combine.WorkResult{Questions: []combine.Question{
-			{ID: "q1", Text: "Which market comes first?", WhyItMatters: "It orders the epics.", Priority: "must", Blocking: true},
-			{ID: "q2", Text: "Is a mobile app in scope?", WhyItMatters: "It may add an epic.", Priority: "could", Blocking: false},
-		}}, nil
-	}
-	return &combine.WorkResult{AwaitPerson: true}, nil
 }
 
 // world is the real server — identity, login through a real OpenID
@@ -106,7 +90,7 @@ func newWorld(t *testing.T) *world {
 	}
 	n := events.NewNotifier(db, logger)
 	eng, err := engine.New(engine.Config{
-		DB: db, Workflows: wfs, Worker: askingWorker{step: "epic_backlog"}, Logger: logger, Audit: ids,
+		DB: db, Workflows: wfs, Worker: enginetest.AskingPerson{Step: "epic_backlog"}, Logger: logger, Audit: ids,
 		InstanceID: "web-" + t.Name(), PollInterval: 20 * time.Millisecond, OnEvent: n.Wake, Subscribe: n.Subscribe,
 	})
 	if err != nil {

@@ -6,12 +6,14 @@
 package enginetest
 
 import (
+	"context"
 	"embed"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/thecombine/combine"
 	"github.com/thecombine/combine/workflow"
 )
 
@@ -59,4 +61,23 @@ func Registry(t testing.TB) *workflow.Registry {
 		t.Fatal(err)
 	}
 	return reg
+}
+
+// AskingPerson is the person worker, except that the first attempt of
+// step Step asks two clarification questions (q1 blocking, q2 not) — what
+// an LLM worker does, for tests that run people only.
+type AskingPerson struct{ Step string }
+
+// Name implements combine.Worker.
+func (AskingPerson) Name() string { return "person" }
+
+// Work implements combine.Worker.
+func (w AskingPerson) Work(ctx context.Context, task *combine.Task) (*combine.WorkResult, error) {
+	if task.Step.StepID == w.Step && task.Step.Attempt == 1 {
+		return &combine.WorkResult{Questions: []combine.Question{
+			{ID: "q1", Text: "Which market comes first?", WhyItMatters: "It orders the epics.", Priority: "must", Blocking: true},
+			{ID: "q2", Text: "Is a mobile app in scope?", WhyItMatters: "It may add an epic.", Priority: "could", Blocking: false},
+		}}, nil
+	}
+	return &combine.WorkResult{AwaitPerson: true}, nil
 }
