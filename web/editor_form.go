@@ -37,20 +37,25 @@ func readForm(n *schemaNode, form url.Values, keepEmpty bool) any {
 }
 
 // readValue reads the value at path p; ok is false when nothing was given.
+// jsonOrText decodes s as JSON (numbers kept exact); text that is not
+// JSON is kept as it is, for QA to say what is wrong with it.
+func jsonOrText(s string) any {
+	var v any
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return s
+	}
+	return v
+}
+
 func readValue(n *schemaNode, p string, form url.Values, required, keepEmpty bool) (any, bool) {
 	if n.Raw {
 		s := strings.TrimSpace(textValue(form, p))
 		if s == "" {
 			return nil, false
 		}
-		var v any
-		dec := json.NewDecoder(strings.NewReader(s))
-		dec.UseNumber()
-		if dec.Decode(&v) != nil {
-			// Not JSON: keep the text, and let QA say what is wrong there.
-			return s, true
-		}
-		return v, true
+		return jsonOrText(s), true
 	}
 	switch n.Type {
 	case "object":
@@ -96,13 +101,7 @@ func readValue(n *schemaNode, p string, form url.Values, required, keepEmpty boo
 		if s == "" {
 			return nil, false
 		}
-		var v any
-		dec := json.NewDecoder(strings.NewReader(s))
-		dec.UseNumber()
-		if dec.Decode(&v) != nil {
-			return s, true
-		}
-		return v, true
+		return jsonOrText(s), true
 	case "integer", "number":
 		s := strings.TrimSpace(form.Get(p))
 		if s == "" {
